@@ -1,0 +1,122 @@
+// JsonLogic, compiled. Rules are compiled once into a flat program (paths split and interned,
+// constant sub-expressions folded, references to metrics/events/segments collected so that the
+// bundle can resolve them and know each rule's dependencies), then evaluated many times.
+// Semantics are those of the reference implementation json-logic-js 2.0.5, i.e. JavaScript's:
+// truthiness (empty array falsy), loose `==`, `+` via parseFloat, string comparison by UTF-16
+// units, number formatting as Number#toString. Extensions: count, metric, since, in_segment,
+// starts_with, ends_with, sem_ver, bucket (see DESIGN.md and docs/rules.md).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "pz/status.h"
+#include "pz/value.h"
+
+namespace pz {
+
+// A time window of `count`/`metric`: "<n>m", "<n>h", "<n>d" or "all" (ms == 0).
+struct Window {
+  int64_t ms = 0;  // 0 means "all"
+  bool all() const { return ms == 0; }
+};
+// Parses a window literal; false with a reason on error.
+bool parse_window(std::string_view text, Window& out, std::string& error);
+
+// What a compiled rule reads (for incremental re-evaluation).
+enum Dep : uint32_t {
+  kDepEvent = 1u << 0,    // event.*
+  kDepPage = 1u << 1,     // page.*
+  kDepTraits = 1u << 2,   // traits.*
+  kDepContext = 1u << 3,  // context.*
+  kDepProfile = 1u << 4,  // profile.* (first_seen, last_seen, sessions, ids)
+  kDepNow = 1u << 5,      // now, since, or anything whose value moves with every ms
+  kDepData = 1u << 6,     // a dynamic or whole-root var: depends on everything
+};
+
+// A name a rule refers to, resolved by the bundle after compiling.
+struct RuleRef {
+  enum class Kind : unsigned char { kCount, kMetric, kSince, kSegment };
+  Kind kind;
+  std::string name;
+  Window window;
+  std::string path;  // JSON path of the operator inside the rule, for error messages
+  int slot = -1;     // set by the resolver: event-type, metric or segment index
+  bool since_metric = false;  // kSince: the name is a metric (else an event type)
+};
+
+struct CompileOptions {
+  // Bundle rules: unknown operators, unknown var roots and non-literal extension arguments are
+  // compile errors, and var roots are the namespaces event/page/traits/segments/context/profile/
+  // now. Plain rules (`pz eval`): data is the root, unknown operators fail when evaluated (as in
+  // json-logic-js), profile extensions are compile errors.
+  bool bundle = false;
+};
+
+struct CompileError {
+  std::string path;  // relative to the rule, e.g. "and[1]"
+  std::string message;
+};
+
+// Answers the profile questions of a bundle rule during evaluation.
+class RuleHost {
+ public:
+  enum class Root : unsigned char { kEvent, kPage, kTraits, kContext, kProfile, kNow };
+  virtual ~RuleHost() = default;
+  virtual Value root(Root ns) = 0;  // the namespace object (kNow: the number)
+  virtual Value whole_root() = 0;   // {event, page, traits, segments, context, profile, now}
+  virtual double count(int event_type, const Window& window) = 0;
+  virtual double metric(int metric, const Window& window) = 0;
+  virtual Value since(int slot, bool is_metric) = 0;  // ms since last, or null
+  virtual bool in_segment(int segment) = 0;
+  virtual std::string_view profile_id() = 0;
+};
+
+class Program {
+ public:
+  enum class Op : unsigned char;
+  struct Node;
+
+  Program();
+  ~Program();
+  Program(Program&&) noexcept;
+  Program& operator=(Program&&) noexcept;
+
+  std::vector<RuleRef>& refs() { return refs_; }
+  const std::vector<RuleRef>& refs() const { return refs_; }
+  uint32_t deps() const { return deps_; }
+  size_t node_count() const;
+  // True when the whole rule folded to a constant.
+  bool is_constant() const;
+
+ private:
+  friend class RuleCompiler;
+  friend class RuleEvaluator;
+  friend bool compile_rule(const Value&, const struct CompileOptions&, Program&,
+                           std::vector<struct CompileError>&);
+  friend Result<Value> evaluate(const Program&, const Value&, class RuleHost*);
+  std::vector<Node> nodes_;
+  std::vector<uint32_t> kids_;
+  std::vector<std::vector<std::string>> paths_;
+  std::vector<std::string> names_;  // unknown operator names (plain mode)
+  std::vector<RuleRef> refs_;
+  uint32_t root_ = 0;
+  uint32_t deps_ = 0;
+};
+
+// Compiles `rule`. Every error found is appended to `errors` (compilation goes on after an error
+// so that a bundle reports them all); returns false if there was any.
+bool compile_rule(const Value& rule, const CompileOptions& options, Program& out,
+                  std::vector<CompileError>& errors);
+
+// Evaluates a compiled program against `data` (plain rules) or the host (bundle rules; `data`
+// is then ignored at the root). `host` may be null for plain rules. Errors (what JavaScript would
+// throw) come back as kEvalError.
+Result<Value> evaluate(const Program& program, const Value& data, RuleHost* host);
+
+// JavaScript truthiness as JsonLogic defines it (an empty array is falsy).
+bool truthy(const Value& value);
+
+}  // namespace pz

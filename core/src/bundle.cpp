@@ -1,0 +1,544 @@
+#include "pz/bundle.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "pz/json.h"
+
+namespace pz {
+
+int Bundle::metric_index(std::string_view id) const {
+  for (size_t i = 0; i < metrics.size(); ++i) {
+    if (metrics[i].id == id) return static_cast<int>(i);
+  }
+  return -1;
+}
+int Bundle::segment_index(std::string_view id) const {
+  for (size_t i = 0; i < segments.size(); ++i) {
+    if (segments[i].id == id) return static_cast<int>(i);
+  }
+  return -1;
+}
+int Bundle::event_type_index(std::string_view type) const {
+  for (size_t i = 0; i < event_types.size(); ++i) {
+    if (event_types[i] == type) return static_cast<int>(i);
+  }
+  return -1;
+}
+const SlotDefault* Bundle::slot_default(std::string_view slot) const {
+  for (const SlotDefault& d : defaults) {
+    if (d.slot == slot) return &d;
+  }
+  return nullptr;
+}
+
+std::string format_errors(const std::vector<BundleError>& errors) {
+  std::string out;
+  for (const BundleError& e : errors) {
+    out += e.path.empty() ? "(bundle)" : e.path;
+    out += ": ";
+    out += e.message;
+    out += '\n';
+  }
+  return out;
+}
+
+namespace {
+
+constexpr size_t kMaxMetrics = kMaxSeries;
+constexpr size_t kMaxSegments = 1000;
+constexpr size_t kMaxActions = 1000;
+constexpr size_t kMaxSlots = 64;
+
+std::string join(const std::string& base, std::string_view key) {
+  std::string p = base;
+  append_path_key(p, key);
+  return p;
+}
+std::string join(const std::string& base, size_t index) {
+  std::string p = base;
+  append_path_index(p, index);
+  return p;
+}
+
+bool valid_id(std::string_view id) {
+  if (id.empty() || id.size() > 64) return false;
+  for (char c : id) {
+    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '_' || c == '-' || c == '.' || c == ':';
+    if (!ok) return false;
+  }
+  return true;
+}
+
+class Compiler {
+ public:
+  Compiler(Bundle& out, std::vector<BundleError>& errors) : b_(out), errors_(errors) {}
+
+  void run(const Value& doc);
+
+ private:
+  void error(const std::string& path, std::string message) {
+    errors_.push_back({path, std::move(message)});
+  }
+  // Reports members not in `known` as errors (a typo must not be silently ignored).
+  void check_fields(const Value& obj, const std::string& path,
+                    std::initializer_list<const char*> known) {
+    for (const Member& m : obj.as_object()) {
+      bool ok = false;
+      for (const char* k : known) ok = ok || m.first == k;
+      if (!ok) {
+        std::string names;
+        for (const char* k : known) names += names.empty() ? k : std::string(", ") + k;
+        error(join(path, m.first), "unknown field (expected one of: " + names + ")");
+      }
+    }
+  }
+  bool expect_object(const Value* v, const std::string& path) {
+    if (v != nullptr && v->is_object()) return true;
+    error(path, std::string("must be an object, got ") + (v ? kind_name(*v) : "nothing"));
+    return false;
+  }
+  bool read_id(const Value& obj, const std::string& path, std::string& out) {
+    const Value* id = obj.find("id");
+    std::string p = join(path, "id");
+    if (id == nullptr) {
+      error(p, "is required");
+      return false;
+    }
+    if (!id->is_string() || !valid_id(id->as_string())) {
+      error(p, "must be a string of 1 to 64 letters, digits, or _ - . :");
+      return false;
+    }
+    out = id->as_string();
+    return true;
+  }
+  bool read_number(const Value& obj, const char* key, const std::string& path, double& out,
+                   double min, double max) {
+    const Value* v = obj.find(key);
+    if (v == nullptr) return true;
+    if (!v->is_number() || !std::isfinite(v->as_number()) || v->as_number() < min ||
+        v->as_number() > max) {
+      std::string range = "[" + to_json(Value::Number(min)) + ", " +
+                          (std::isinf(max) ? std::string("∞") : to_json(Value::Number(max))) + "]";
+      error(join(path, key), std::string("must be a number in ") + range + ", got " +
+                                 (v->is_number() ? to_json(*v) : kind_name(*v)));
+      return false;
+    }
+    out = v->as_number();
+    return true;
+  }
+  bool read_count(const Value& obj, const char* key, const std::string& path, int64_t& out,
+                  int64_t max) {
+    const Value* v = obj.find(key);
+    if (v == nullptr) return true;
+    double d = v->is_number() ? v->as_number() : -1;
+    if (!v->is_number() || d < 0 || d > static_cast<double>(max) || d != std::floor(d)) {
+      error(join(path, key), "must be a whole number from 0 to " + std::to_string(max) + ", got " +
+                                 (v->is_number() ? to_json(*v) : std::string(kind_name(*v))));
+      return false;
+    }
+    out = static_cast<int64_t>(d);
+    return true;
+  }
+  void compile(const Value& rule, const std::string& path, Program& out) {
+    std::vector<CompileError> errs;
+    CompileOptions options;
+    options.bundle = true;
+    compile_rule(rule, options, out, errs);
+    for (CompileError& e : errs) {
+      std::string p = path;
+      if (!e.path.empty()) {
+        if (e.path[0] != '[') p += '.';
+        p += e.path;
+      }
+      error(p, std::move(e.message));
+    }
+  }
+
+  void consent(const Value* v);
+  void retention(const Value* v);
+  void metrics(const Value* v);
+  void segments(const Value* v);
+  void actions(const Value* v);
+  void defaults(const Value* v);
+  void resolve_segment_refs();
+  void order_segments();
+
+  Bundle& b_;
+  std::vector<BundleError>& errors_;
+  std::vector<std::string> segment_paths_;
+};
+
+void Compiler::run(const Value& doc) {
+  if (!expect_object(&doc, "")) return;
+  check_fields(doc, "",
+               {"version", "consent", "retention", "metrics", "segments", "actions", "defaults"});
+  const Value* version = doc.find("version");
+  if (version == nullptr || !version->is_string() || version->as_string().empty() ||
+      version->as_string().size() > 128) {
+    error("version", "is required: a non-empty string of at most 128 bytes");
+  } else {
+    b_.version = version->as_string();
+  }
+  consent(doc.find("consent"));
+  retention(doc.find("retention"));
+  metrics(doc.find("metrics"));
+  segments(doc.find("segments"));
+  defaults(doc.find("defaults"));
+  actions(doc.find("actions"));
+  resolve_segment_refs();
+  order_segments();
+}
+
+void Compiler::consent(const Value* v) {
+  if (v == nullptr) return;
+  if (!expect_object(v, "consent")) return;
+  check_fields(*v, "consent", {"mode", "gpc"});
+  if (const Value* mode = v->find("mode")) {
+    if (mode->is_string() && (mode->as_string() == "opt-in" || mode->as_string() == "opt-out")) {
+      b_.consent_mode = mode->as_string();
+    } else {
+      error("consent.mode", "must be \"opt-in\" or \"opt-out\"");
+    }
+  }
+  if (const Value* gpc = v->find("gpc")) {
+    if (gpc->is_string() &&
+        (gpc->as_string() == "personalization_off" || gpc->as_string() == "ignore")) {
+      b_.consent_gpc = gpc->as_string();
+    } else {
+      error("consent.gpc", "must be \"personalization_off\" or \"ignore\"");
+    }
+  }
+}
+
+void Compiler::retention(const Value* v) {
+  if (v == nullptr) return;
+  if (!expect_object(v, "retention")) return;
+  check_fields(*v, "retention", {"hourly_buckets", "daily_buckets"});
+  int64_t hourly = b_.retention.hourly_buckets, daily = b_.retention.daily_buckets;
+  read_count(*v, "hourly_buckets", "retention", hourly, 24 * 31);
+  read_count(*v, "daily_buckets", "retention", daily, 400);
+  if (hourly < 1) error("retention.hourly_buckets", "must be at least 1");
+  if (daily < 1) error("retention.daily_buckets", "must be at least 1");
+  b_.retention.hourly_buckets = static_cast<int>(std::max<int64_t>(hourly, 1));
+  b_.retention.daily_buckets = static_cast<int>(std::max<int64_t>(daily, 1));
+}
+
+void Compiler::metrics(const Value* v) {
+  if (v == nullptr) return;
+  if (!v->is_array()) {
+    error("metrics", std::string("must be an array, got ") + kind_name(*v));
+    return;
+  }
+  if (v->as_array().size() > kMaxMetrics) {
+    error("metrics", "at most " + std::to_string(kMaxMetrics) + " metrics");
+    return;
+  }
+  for (size_t i = 0; i < v->as_array().size(); ++i) {
+    const Value& m = v->as_array()[i];
+    std::string path = join("metrics", i);
+    MetricDef def;
+    if (!expect_object(&m, path)) {
+      b_.metrics.push_back(std::move(def));
+      continue;
+    }
+    check_fields(m, path, {"id", "event", "where", "sum", "description"});
+    if (read_id(m, path, def.id) && b_.metric_index(def.id) >= 0) {
+      error(join(path, "id"), "duplicate metric id \"" + def.id + "\"");
+    }
+    const Value* event = m.find("event");
+    if (event == nullptr || !event->is_string() || event->as_string().empty() ||
+        event->as_string().size() > 128) {
+      error(join(path, "event"), "is required: the event type to count (a non-empty string)");
+    } else {
+      def.event = event->as_string();
+    }
+    if (const Value* where = m.find("where")) {
+      def.has_where = true;
+      std::string wpath = join(path, "where");
+      compile(*where, wpath, def.where);
+      if (!def.where.refs().empty() || (def.where.deps() & kDepNow)) {
+        error(wpath, "a metric's where-rule sees the event only: count, metric, since, "
+                     "in_segment and segments.* are not allowed here");
+      }
+    }
+    if (const Value* sum = m.find("sum")) {
+      if (!sum->is_string() || sum->as_string().empty()) {
+        error(join(path, "sum"), "must be a path inside the event, e.g. \"props.value\"");
+      } else {
+        def.is_sum = true;
+        std::string_view s = sum->as_string();
+        size_t start = 0;
+        while (true) {
+          size_t dot = s.find('.', start);
+          def.sum_path.emplace_back(s.substr(start, dot == std::string_view::npos ? dot : dot - start));
+          if (dot == std::string_view::npos) break;
+          start = dot + 1;
+        }
+      }
+    }
+    b_.metrics.push_back(std::move(def));
+  }
+}
+
+void Compiler::segments(const Value* v) {
+  if (v == nullptr) return;
+  if (!v->is_array()) {
+    error("segments", std::string("must be an array, got ") + kind_name(*v));
+    return;
+  }
+  if (v->as_array().size() > kMaxSegments) {
+    error("segments", "at most " + std::to_string(kMaxSegments) + " segments");
+    return;
+  }
+  for (size_t i = 0; i < v->as_array().size(); ++i) {
+    const Value& s = v->as_array()[i];
+    std::string path = join("segments", i);
+    segment_paths_.push_back(path);
+    SegmentDef def;
+    if (expect_object(&s, path)) {
+      check_fields(s, path, {"id", "rule", "description"});
+      if (read_id(s, path, def.id) && b_.segment_index(def.id) >= 0) {
+        error(join(path, "id"), "duplicate segment id \"" + def.id + "\"");
+      }
+      const Value* rule = s.find("rule");
+      if (rule == nullptr) {
+        error(join(path, "rule"), "is required");
+      } else {
+        compile(*rule, join(path, "rule"), def.rule);
+      }
+    }
+    b_.segments.push_back(std::move(def));
+  }
+}
+
+void Compiler::defaults(const Value* v) {
+  if (v == nullptr) return;
+  if (!expect_object(v, "defaults")) return;
+  if (v->as_object().size() > kMaxSlots) error("defaults", "at most 64 slots");
+  for (const Member& m : v->as_object()) {
+    std::string path = join("defaults", m.first);
+    if (!valid_id(m.first)) {
+      error(path, "slot names are 1 to 64 letters, digits, or _ - . :");
+      continue;
+    }
+    if (!expect_object(&m.second, path)) continue;
+    check_fields(m.second, path, {"content"});
+    const Value* content = m.second.find("content");
+    if (content == nullptr) {
+      error(join(path, "content"), "is required");
+      continue;
+    }
+    b_.defaults.push_back({m.first, *content});
+  }
+}
+
+void Compiler::actions(const Value* v) {
+  if (v == nullptr) return;
+  if (!v->is_array()) {
+    error("actions", std::string("must be an array, got ") + kind_name(*v));
+    return;
+  }
+  if (v->as_array().size() > kMaxActions) {
+    error("actions", "at most " + std::to_string(kMaxActions) + " actions");
+    return;
+  }
+  for (size_t i = 0; i < v->as_array().size(); ++i) {
+    const Value& a = v->as_array()[i];
+    std::string path = join("actions", i);
+    ActionDef def;
+    if (!expect_object(&a, path)) continue;
+    check_fields(a, path, {"id", "slots", "eligible", "propensity", "value", "lever",
+                           "context_weight", "caps", "content", "description"});
+    if (read_id(a, path, def.id)) {
+      for (const ActionDef& other : b_.actions) {
+        if (other.id == def.id) error(join(path, "id"), "duplicate action id \"" + def.id + "\"");
+      }
+    }
+    const Value* slots = a.find("slots");
+    std::string spath = join(path, "slots");
+    if (slots == nullptr || !slots->is_array() || slots->as_array().empty()) {
+      error(spath, "is required: a non-empty array of slot names");
+    } else {
+      for (size_t j = 0; j < slots->as_array().size(); ++j) {
+        const Value& s = slots->as_array()[j];
+        if (!s.is_string()) {
+          error(join(spath, j), std::string("must be a slot name, got ") + kind_name(s));
+        } else if (b_.slot_default(s.as_string()) == nullptr) {
+          error(join(spath, j), "unknown slot \"" + s.as_string() +
+                                    "\": every slot needs an entry in defaults");
+        } else {
+          def.slots.push_back(s.as_string());
+        }
+      }
+    }
+    if (const Value* eligible = a.find("eligible")) {
+      def.has_eligible = true;
+      compile(*eligible, join(path, "eligible"), def.eligible);
+    }
+    read_number(a, "propensity", path, def.propensity, 0, 1);
+    read_number(a, "value", path, def.value, 0, 1e15);
+    read_number(a, "lever", path, def.lever, 0, 1e15);
+    read_number(a, "context_weight", path, def.context_weight, 0, 1e15);
+    if (const Value* caps = a.find("caps")) {
+      std::string cpath = join(path, "caps");
+      if (expect_object(caps, cpath)) {
+        check_fields(*caps, cpath, {"per_session", "per_day", "total"});
+        read_count(*caps, "per_session", cpath, def.caps.per_session, 1000000000);
+        read_count(*caps, "per_day", cpath, def.caps.per_day, 1000000000);
+        read_count(*caps, "total", cpath, def.caps.total, 1000000000);
+      }
+    }
+    const Value* content = a.find("content");
+    if (content == nullptr) {
+      error(join(path, "content"), "is required");
+    } else {
+      def.content = *content;
+    }
+    b_.actions.push_back(std::move(def));
+  }
+}
+
+// Resolves count/metric/since/in_segment names in every rule, collects each segment's inputs,
+// and checks windows against the retention.
+void Compiler::resolve_segment_refs() {
+  auto resolve = [&](Program& program, const std::string& base, SegmentDef* seg) {
+    for (RuleRef& ref : program.refs()) {
+      std::string path = base;
+      if (!ref.path.empty()) path += (ref.path[0] == '[' ? "" : ".") + ref.path;
+      bool windowed = false;
+      switch (ref.kind) {
+        case RuleRef::Kind::kMetric:
+          ref.slot = b_.metric_index(ref.name);
+          if (ref.slot < 0) {
+            error(path, "unknown metric \"" + ref.name + "\"");
+            continue;
+          }
+          if (seg) seg->metric_deps.push_back(ref.slot);
+          windowed = true;
+          break;
+        case RuleRef::Kind::kSince:
+          if (int m = b_.metric_index(ref.name); m >= 0) {
+            ref.slot = m;
+            ref.since_metric = true;
+            if (seg) seg->metric_deps.push_back(m);
+            break;
+          }
+          [[fallthrough]];
+        case RuleRef::Kind::kCount: {
+          int t = b_.event_type_index(ref.name);
+          if (t < 0) {
+            if (b_.event_types.size() >= kMaxSeries) {
+              error(path, "too many counted event types (at most 256)");
+              continue;
+            }
+            t = static_cast<int>(b_.event_types.size());
+            b_.event_types.push_back(ref.name);
+          }
+          ref.slot = t;
+          if (seg) seg->count_deps.push_back(t);
+          windowed = ref.kind == RuleRef::Kind::kCount;
+          break;
+        }
+        case RuleRef::Kind::kSegment:
+          ref.slot = b_.segment_index(ref.name);
+          if (ref.slot < 0) {
+            error(path, "unknown segment \"" + ref.name + "\"");
+            continue;
+          }
+          if (seg) seg->segment_deps.push_back(ref.slot);
+          break;
+      }
+      if (windowed && !ref.window.all()) {
+        int64_t hourly_max = b_.retention.hourly_buckets * kHourMs;
+        int64_t daily_max = b_.retention.daily_buckets * kDayMs;
+        if (ref.window.ms > hourly_max && ref.window.ms > daily_max) {
+          error(path, "window is longer than the retention (" +
+                          std::to_string(b_.retention.daily_buckets) +
+                          " daily buckets): raise retention.daily_buckets or use \"all\"");
+        }
+        if (seg) seg->metric_windows.push_back(ref.window);
+      }
+    }
+  };
+  for (size_t i = 0; i < b_.segments.size(); ++i) {
+    SegmentDef& seg = b_.segments[i];
+    resolve(seg.rule, join(segment_paths_[i], "rule"), &seg);
+    seg.deps = seg.rule.deps();
+    auto dedupe = [](std::vector<int>& v) {
+      std::sort(v.begin(), v.end());
+      v.erase(std::unique(v.begin(), v.end()), v.end());
+    };
+    dedupe(seg.metric_deps);
+    dedupe(seg.count_deps);
+    dedupe(seg.segment_deps);
+  }
+  for (size_t i = 0; i < b_.actions.size(); ++i) {
+    if (b_.actions[i].has_eligible) {
+      resolve(b_.actions[i].eligible, join(join("actions", i), "eligible"), nullptr);
+    }
+  }
+}
+
+// Orders segments so that each comes after the segments it reads; a cycle is an error.
+void Compiler::order_segments() {
+  size_t n = b_.segments.size();
+  std::vector<int> state(n, 0);  // 0 new, 1 on stack, 2 done
+  std::vector<int> stack;
+  bool reported = false;
+  std::vector<int>& order = b_.segment_order;
+  // Iterative DFS keeps deep chains off the call stack.
+  for (size_t start = 0; start < n; ++start) {
+    if (state[start] != 0) continue;
+    std::vector<std::pair<int, size_t>> work{{static_cast<int>(start), 0}};
+    state[start] = 1;
+    while (!work.empty()) {
+      auto& [node, next] = work.back();
+      const std::vector<int>& deps = b_.segments[static_cast<size_t>(node)].segment_deps;
+      if (next < deps.size()) {
+        int dep = deps[next++];
+        if (state[static_cast<size_t>(dep)] == 0) {
+          state[static_cast<size_t>(dep)] = 1;
+          work.push_back({dep, 0});
+        } else if (state[static_cast<size_t>(dep)] == 1 && !reported) {
+          std::string cycle = b_.segments[static_cast<size_t>(dep)].id;
+          bool in_cycle = false;
+          for (auto& w : work) {
+            if (w.first == dep) in_cycle = true;
+            if (in_cycle && w.first != dep) cycle += " -> " + b_.segments[static_cast<size_t>(w.first)].id;
+          }
+          cycle += " -> " + b_.segments[static_cast<size_t>(dep)].id;
+          error(join(segment_paths_[static_cast<size_t>(dep)], "rule"),
+                "segments depend on each other in a cycle: " + cycle);
+          reported = true;
+        }
+      } else {
+        state[static_cast<size_t>(node)] = 2;
+        order.push_back(node);
+        work.pop_back();
+      }
+    }
+  }
+}
+
+}  // namespace
+
+bool compile_bundle(const Value& doc, Bundle& out, std::vector<BundleError>& errors) {
+  out = Bundle();
+  size_t before = errors.size();
+  Compiler compiler(out, errors);
+  compiler.run(doc);
+  return errors.size() == before;
+}
+
+bool compile_bundle(std::string_view json, Bundle& out, std::vector<BundleError>& errors) {
+  Result<Value> doc = parse_json(json);
+  if (!doc.ok()) {
+    errors.push_back({"", doc.status().message()});
+    return false;
+  }
+  return compile_bundle(doc.value(), out, errors);
+}
+
+}  // namespace pz

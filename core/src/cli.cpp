@@ -1,0 +1,204 @@
+#include "pz/cli.h"
+
+#include <cmath>
+
+#include "pz/logic.h"
+
+namespace pz::cli {
+namespace {
+
+std::string error_line(std::string_view message) {
+  std::string out = "{\"error\":";
+  append_json(out, Value::String(std::string(message)));
+  out += '}';
+  return out;
+}
+
+std::string line_error(size_t line_no, std::string_view message) {
+  return error_line("line " + std::to_string(line_no) + ": " + std::string(message));
+}
+
+bool blank(std::string_view line) {
+  for (char c : line) {
+    if (c != ' ' && c != '\t' && c != '\r' && c != '\n') return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+std::string eval_line(std::string_view line, size_t line_no, JsonParser& parser) {
+  Result<Value> input = parser.parse(line);
+  if (!input.ok()) return line_error(line_no, input.status().message());
+  const Value& in = input.value();
+  if (!in.is_object()) {
+    return line_error(line_no, std::string("expected an object {\"rule\":…, \"data\":…}, got ") +
+                                   kind_name(in));
+  }
+  const Value* rule = in.find("rule");
+  if (rule == nullptr) return line_error(line_no, "missing \"rule\"");
+  const Value* data = in.find("data");
+  Program program;
+  std::vector<CompileError> errors;
+  if (!compile_rule(*rule, CompileOptions{}, program, errors)) {
+    const CompileError& e = errors.front();
+    return line_error(line_no, "rule" + std::string(e.path.empty() || e.path[0] == '[' ? "" : ".") +
+                                   e.path + ": " + e.message);
+  }
+  Result<Value> result = evaluate(program, data != nullptr ? *data : Value(), nullptr);
+  if (!result.ok()) return error_line(result.status().message());
+  std::string out = "{\"result\":";
+  append_json(out, result.value());
+  out += '}';
+  return out;
+}
+
+Status Simulator::init(std::string_view bundle_json, std::string anonymous_id) {
+  std::vector<BundleError> errors;
+  Status st = engine_.load_bundle(bundle_json, &errors);
+  if (!st.ok()) return Status(st.code(), format_errors(errors));
+  engine_.set_anonymous_id(std::move(anonymous_id));
+  return Status::Ok();
+}
+
+bool Simulator::feed(std::string_view line, size_t line_no, std::string& out) {
+  if (blank(line)) return false;
+  if (line.size() > kMaxEventBytes) {
+    out = line_error(line_no, "line is larger than 32768 bytes");
+    return true;
+  }
+  Result<Value> input = parser_.parse(line);
+  if (!input.ok()) {
+    out = line_error(line_no, input.status().message());
+    return true;
+  }
+  const Value& in = input.value();
+  if (!in.is_object()) {
+    out = line_error(line_no, std::string("expected an object, got ") + kind_name(in));
+    return true;
+  }
+  const Value* decide = in.find("decide");
+  const Value* identify = in.find("identify");
+  const Value* consent = in.find("consent");
+  const Value* feedback = in.find("feedback");
+  if (decide == nullptr && identify == nullptr && consent == nullptr && feedback == nullptr) {
+    Status st = engine_.ingest(in);
+    if (!st.ok()) {
+      out = line_error(line_no, st.message());
+      return true;
+    }
+    return false;
+  }
+  const Value* t = in.find("t");
+  if (t == nullptr || !t->is_number() || !std::isfinite(t->as_number())) {
+    out = line_error(line_no, "t must be a time in ms since the epoch (a number)");
+    return true;
+  }
+  int64_t now = static_cast<int64_t>(std::floor(t->as_number()));
+  if (identify != nullptr) {
+    if (!identify->is_string() || identify->as_string().empty()) {
+      out = line_error(line_no, "identify must be a non-empty user id string");
+      return true;
+    }
+    const Value* traits = in.find("traits");
+    Status st = engine_.identify(identify->as_string(), traits ? *traits : Value(), now);
+    if (!st.ok()) {
+      out = line_error(line_no, st.message());
+      return true;
+    }
+    return false;
+  }
+  if (consent != nullptr) {
+    // Consent takes effect with the consent issue; the line's shape is checked now.
+    if (!consent->is_object()) {
+      out = line_error(line_no, std::string("consent must be an object, got ") + kind_name(*consent));
+      return true;
+    }
+    return false;
+  }
+  if (feedback != nullptr) {
+    const Value* action = feedback->is_object() ? feedback->find("action") : nullptr;
+    const Value* outcome = feedback->is_object() ? feedback->find("outcome") : nullptr;
+    if (action == nullptr || !action->is_string() || outcome == nullptr || !outcome->is_string()) {
+      out = line_error(line_no, "feedback must be {\"action\": id, \"outcome\": name}");
+      return true;
+    }
+    return false;
+  }
+  // decide
+  if (!decide->is_array()) {
+    out = line_error(line_no, "decide must be an array of slot names");
+    return true;
+  }
+  std::vector<std::string> slots;
+  for (const Value& s : decide->as_array()) {
+    if (!s.is_string()) {
+      out = line_error(line_no, "decide must be an array of slot names");
+      return true;
+    }
+    slots.push_back(s.as_string());
+  }
+  Value page;
+  if (const Value* p = in.find("page")) {
+    if (!p->is_object()) {
+      out = line_error(line_no, std::string("page must be an object, got ") + kind_name(*p));
+      return true;
+    }
+    page = *p;
+  }
+  if (const Value* c = in.find("context")) {
+    Status st = engine_.set_context(*c);
+    if (!st.ok()) {
+      out = line_error(line_no, st.message());
+      return true;
+    }
+  }
+  std::vector<Decision> decisions = engine_.decide(slots, now, page);
+  out = "{\"t\":";
+  append_json(out, *t);
+  out += ",\"segments\":[";
+  bool first = true;
+  for (const std::string& id : engine_.segments()) {
+    if (!first) out += ',';
+    first = false;
+    append_json(out, Value::String(id));
+  }
+  out += "],\"decisions\":[";
+  first = true;
+  for (const Decision& d : decisions) {
+    if (!first) out += ',';
+    first = false;
+    out += "{\"slot\":";
+    append_json(out, Value::String(d.slot));
+    out += ",\"action\":";
+    if (d.action.empty()) {
+      out += "null";
+    } else {
+      append_json(out, Value::String(d.action));
+    }
+    out += ",\"content\":";
+    append_json(out, d.content);
+    out += '}';
+  }
+  out += "]}";
+  return true;
+}
+
+int validate(std::string_view bundle_json, std::string_view file_name, std::string& out) {
+  std::vector<BundleError> errors;
+  Bundle bundle;
+  if (!compile_bundle(bundle_json, bundle, errors)) {
+    out = std::string(file_name) + ": invalid bundle, " + std::to_string(errors.size()) +
+          (errors.size() == 1 ? " error\n" : " errors\n");
+    out += format_errors(errors);
+    return 1;
+  }
+  out = std::string(file_name) + ": ok, bundle \"" + bundle.version + "\": " +
+        std::to_string(bundle.metrics.size()) + " metrics, " +
+        std::to_string(bundle.segments.size()) + " segments, " +
+        std::to_string(bundle.actions.size()) + " actions, " +
+        std::to_string(bundle.defaults.size()) + " slots\n";
+  return 0;
+}
+
+}  // namespace pz::cli

@@ -1,0 +1,384 @@
+#include "pz/engine.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "pz/jsnum.h"
+
+namespace pz {
+
+// ---------------------------------------------------------------------------------------------
+// Events.
+
+Result<Event> parse_event(const Value& v) {
+  if (!v.is_object()) {
+    return Status(Code::kInvalidArgument, std::string("event must be an object, got ") + kind_name(v));
+  }
+  Event e;
+  const Value* type = v.find("type");
+  if (type == nullptr || !type->is_string() || type->as_string().empty() ||
+      type->as_string().size() > 128) {
+    return Status(Code::kInvalidArgument,
+                  "event.type must be a non-empty string of at most 128 bytes" +
+                      std::string(type == nullptr ? " (missing)" : ""));
+  }
+  e.type = type->as_string();
+  const Value* t = v.find("t");
+  if (t == nullptr || !t->is_number() || !std::isfinite(t->as_number()) ||
+      std::fabs(t->as_number()) > 8.64e15) {
+    return Status(Code::kInvalidArgument,
+                  std::string("event.t must be a time in ms since the epoch (a number)") +
+                      (t == nullptr ? " (missing)" : ", got " + to_json(*t)));
+  }
+  e.t = static_cast<int64_t>(std::floor(t->as_number()));
+  if (const Value* id = v.find("id")) {
+    if (!id->is_string()) {
+      return Status(Code::kInvalidArgument, std::string("event.id must be a string, got ") + kind_name(*id));
+    }
+    e.id = id->as_string();
+  }
+  if (const Value* props = v.find("props")) {
+    if (!props->is_object()) {
+      return Status(Code::kInvalidArgument,
+                    std::string("event.props must be an object, got ") + kind_name(*props));
+    }
+    e.props = *props;
+  }
+  if (const Value* page = v.find("page")) {
+    if (!page->is_object()) {
+      return Status(Code::kInvalidArgument,
+                    std::string("event.page must be an object, got ") + kind_name(*page));
+    }
+    for (const char* field : {"url", "path", "referrer", "title"}) {
+      const Value* f = page->find(field);
+      if (f != nullptr && !f->is_string()) {
+        return Status(Code::kInvalidArgument, std::string("event.page.") + field +
+                                                  " must be a string, got " + kind_name(*f));
+      }
+    }
+    e.page = *page;
+  }
+  e.raw = v;
+  return e;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Engine state.
+
+struct Engine::State : RuleHost {
+  bool has_bundle = false;
+  Bundle bundle;
+  Profile profile;
+  JsonParser parser;
+  Value context = Value::MakeObject({});
+  bool incremental = true;
+  uint64_t evaluations = 0;
+
+  // Segment state.
+  std::vector<char> member;
+  std::vector<char> changed;  // membership flipped in the current pass
+  std::vector<int64_t> valid_until;
+  bool evaluated = false;
+  int64_t last_now = 0;
+  Value seen_event, seen_page, seen_traits, seen_context;
+  std::vector<char> metric_changed, count_changed;
+  bool profile_changed = false;
+
+  // What the rules see during an evaluation.
+  int64_t now = 0;
+  Value page;
+  Value event;
+  bool profile_built = false;
+  Value profile_value;
+
+  void reset_for_bundle() {
+    profile.metrics.assign(bundle.metrics.size(), Series());
+    profile.counts.assign(bundle.event_types.size(), Series());
+    member.assign(bundle.segments.size(), 0);
+    changed.assign(bundle.segments.size(), 0);
+    valid_until.assign(bundle.segments.size(), 0);
+    metric_changed.assign(bundle.metrics.size(), 0);
+    count_changed.assign(bundle.event_types.size(), 0);
+    evaluated = false;
+  }
+
+  // RuleHost.
+  Value root(Root ns) override {
+    switch (ns) {
+      case Root::kEvent:
+        return event;
+      case Root::kPage:
+        return page;
+      case Root::kTraits:
+        return profile.traits;
+      case Root::kContext:
+        return context;
+      case Root::kProfile:
+        if (!profile_built) {
+          profile_value = profile.profile_object();
+          profile_built = true;
+        }
+        return profile_value;
+      case Root::kNow:
+        return Value::Number(static_cast<double>(now));
+    }
+    return Value();
+  }
+  Value whole_root() override {
+    std::vector<Member> segs;
+    for (size_t i = 0; i < bundle.segments.size(); ++i) {
+      segs.emplace_back(bundle.segments[i].id, Value::Bool(member[i] != 0));
+    }
+    return Value::MakeObject({{"event", event},
+                              {"page", page},
+                              {"traits", profile.traits},
+                              {"segments", Value::MakeObject(std::move(segs))},
+                              {"context", context},
+                              {"profile", root(Root::kProfile)},
+                              {"now", Value::Number(static_cast<double>(now))}});
+  }
+  double count(int type, const Window& window) override {
+    if (type < 0 || static_cast<size_t>(type) >= profile.counts.size()) return 0;
+    return profile.counts[static_cast<size_t>(type)].window_value(now, window, bundle.retention);
+  }
+  double metric(int m, const Window& window) override {
+    if (m < 0 || static_cast<size_t>(m) >= profile.metrics.size()) return 0;
+    return profile.metrics[static_cast<size_t>(m)].window_value(now, window, bundle.retention);
+  }
+  Value since(int slot, bool is_metric) override {
+    const std::vector<Series>& all = is_metric ? profile.metrics : profile.counts;
+    if (slot < 0 || static_cast<size_t>(slot) >= all.size()) return Value::Null();
+    const Series& s = all[static_cast<size_t>(slot)];
+    if (!s.seen) return Value::Null();
+    return Value::Number(static_cast<double>(now - s.last_t));
+  }
+  bool in_segment(int segment) override {
+    return segment >= 0 && static_cast<size_t>(segment) < member.size() &&
+           member[static_cast<size_t>(segment)] != 0;
+  }
+  std::string_view profile_id() override {
+    return profile.user_id.empty() ? std::string_view(profile.anonymous_id)
+                                   : std::string_view(profile.user_id);
+  }
+
+  void begin(int64_t at, const Value& current_page, const Value& current_event) {
+    now = at;
+    page = current_page;
+    event = current_event;
+    profile_built = false;
+  }
+
+  void apply_metrics(const Event& e);
+  void evaluate(int64_t at, const Value& page_override);
+};
+
+void Engine::State::apply_metrics(const Event& e) {
+  for (size_t i = 0; i < bundle.metrics.size(); ++i) {
+    const MetricDef& m = bundle.metrics[i];
+    if (m.event != e.type) continue;
+    if (m.has_where) {
+      Result<Value> r = pz::evaluate(m.where, Value(), this);
+      if (!r.ok() || !truthy(r.value())) continue;
+    }
+    double amount = 1;
+    if (m.is_sum) {
+      Value v = e.raw;
+      for (const std::string& part : m.sum_path) {
+        const Value* next = v.is_object() ? v.find(part) : nullptr;
+        v = next != nullptr ? *next : Value();
+      }
+      if (v.is_number()) {
+        amount = v.as_number();
+      } else if (v.is_string()) {
+        amount = js_string_to_number(v.as_string());
+      } else {
+        continue;
+      }
+      if (!std::isfinite(amount)) continue;
+    }
+    profile.metrics[i].add(e.t, amount, bundle.retention);
+    metric_changed[i] = 1;
+  }
+  int type = bundle.event_type_index(e.type);
+  if (type >= 0) {
+    profile.counts[static_cast<size_t>(type)].add(e.t, 1, bundle.retention);
+    count_changed[static_cast<size_t>(type)] = 1;
+  }
+}
+
+void Engine::State::evaluate(int64_t at, const Value& page_override) {
+  Value effective_page = page_override.is_object() ? page_override : profile.last_page;
+  begin(at, effective_page, profile.last_event);
+  if (!has_bundle) return;
+  auto moved = [](const Value& seen, const Value& current) {
+    return seen.kind() != current.kind() || seen.identity() != current.identity() ||
+           (!seen.is_reference() && !current.is_undefined());
+  };
+  uint32_t flags = 0;
+  if (moved(seen_event, event)) flags |= kDepEvent;
+  if (moved(seen_page, page)) flags |= kDepPage;
+  if (moved(seen_traits, profile.traits)) flags |= kDepTraits;
+  if (moved(seen_context, context)) flags |= kDepContext;
+  if (profile_changed) flags |= kDepProfile;
+  bool time_moved = evaluated && at != last_now;
+  bool backwards = evaluated && at < last_now;
+  bool full = !evaluated || !incremental;
+
+  std::fill(changed.begin(), changed.end(), 0);
+  for (int index : bundle.segment_order) {
+    size_t i = static_cast<size_t>(index);
+    const SegmentDef& seg = bundle.segments[i];
+    bool need = full || (seg.deps & (flags | kDepData)) != 0;
+    if (!need && time_moved) {
+      need = (seg.deps & kDepNow) != 0 || backwards || at >= valid_until[i];
+    }
+    for (size_t k = 0; !need && k < seg.metric_deps.size(); ++k) {
+      need = metric_changed[static_cast<size_t>(seg.metric_deps[k])] != 0;
+    }
+    for (size_t k = 0; !need && k < seg.count_deps.size(); ++k) {
+      need = count_changed[static_cast<size_t>(seg.count_deps[k])] != 0;
+    }
+    for (size_t k = 0; !need && k < seg.segment_deps.size(); ++k) {
+      need = changed[static_cast<size_t>(seg.segment_deps[k])] != 0;
+    }
+    if (!need) continue;
+    ++evaluations;
+    Result<Value> r = pz::evaluate(seg.rule, Value(), this);
+    char in = (r.ok() && truthy(r.value())) ? 1 : 0;
+    if (in != member[i]) {
+      member[i] = in;
+      changed[i] = 1;
+    }
+    int64_t until = INT64_MAX;
+    for (const Window& w : seg.metric_windows) {
+      until = std::min(until, Series::next_change(at, w, bundle.retention));
+    }
+    valid_until[i] = until;
+  }
+  evaluated = true;
+  last_now = at;
+  seen_event = event;
+  seen_page = page;
+  seen_traits = profile.traits;
+  seen_context = context;
+  profile_changed = false;
+  std::fill(metric_changed.begin(), metric_changed.end(), 0);
+  std::fill(count_changed.begin(), count_changed.end(), 0);
+}
+
+// ---------------------------------------------------------------------------------------------
+
+Engine::Engine() : s_(new State()) { s_->profile.anonymous_id = "anonymous"; }
+Engine::~Engine() = default;
+
+Status Engine::load_bundle(std::string_view json, std::vector<BundleError>* errors) {
+  std::vector<BundleError> local;
+  Bundle next;
+  if (!compile_bundle(json, next, local)) {
+    std::string first = local.empty() ? "invalid bundle" : (local[0].path.empty() ? "" : local[0].path + ": ") + local[0].message;
+    if (errors != nullptr) *errors = std::move(local);
+    return Status(Code::kInvalidArgument, "bundle rejected: " + first);
+  }
+  // The profile keeps what the new bundle still uses (same metric or event-type names).
+  std::vector<Series> metrics(next.metrics.size()), counts(next.event_types.size());
+  if (s_->has_bundle) {
+    for (size_t i = 0; i < next.metrics.size(); ++i) {
+      int old = s_->bundle.metric_index(next.metrics[i].id);
+      if (old >= 0 && s_->bundle.metrics[static_cast<size_t>(old)].event == next.metrics[i].event) {
+        metrics[i] = std::move(s_->profile.metrics[static_cast<size_t>(old)]);
+      }
+    }
+    for (size_t i = 0; i < next.event_types.size(); ++i) {
+      int old = s_->bundle.event_type_index(next.event_types[i]);
+      if (old >= 0) counts[i] = std::move(s_->profile.counts[static_cast<size_t>(old)]);
+    }
+  }
+  s_->bundle = std::move(next);
+  s_->has_bundle = true;
+  s_->reset_for_bundle();
+  s_->profile.metrics = std::move(metrics);
+  s_->profile.counts = std::move(counts);
+  return Status::Ok();
+}
+
+bool Engine::has_bundle() const { return s_->has_bundle; }
+const Bundle& Engine::bundle() const { return s_->bundle; }
+
+void Engine::set_anonymous_id(std::string id) {
+  s_->profile.anonymous_id = std::move(id);
+  s_->profile_changed = true;
+}
+
+Status Engine::ingest(std::string_view event_json) {
+  if (event_json.size() > kMaxEventBytes) {
+    return Status(Code::kLimitExceeded, "event is larger than 32768 bytes");
+  }
+  Result<Value> v = s_->parser.parse(event_json);
+  if (!v.ok()) return v.status();
+  return ingest(v.value());
+}
+
+Status Engine::ingest(const Value& raw) {
+  Result<Event> parsed = parse_event(raw);
+  if (!parsed.ok()) return parsed.status();
+  const Event& e = parsed.value();
+  State& s = *s_;
+  s.profile.touch(e.t);
+  s.profile_changed = true;
+  s.profile.last_event = e.raw;
+  if (e.type == "page_view" && e.page.is_object()) s.profile.last_page = e.page;
+  if (s.has_bundle) {
+    s.begin(e.t, e.page.is_object() ? e.page : s.profile.last_page, e.raw);
+    s.apply_metrics(e);
+    s.evaluate(e.t, Value());
+  }
+  return Status::Ok();
+}
+
+Status Engine::identify(std::string_view user_id, const Value& traits, int64_t now) {
+  if (user_id.size() > 256) return Status(Code::kInvalidArgument, "user id longer than 256 bytes");
+  if (!traits.is_undefined()) PZ_TRY(s_->profile.set_traits(traits));
+  if (!user_id.empty()) s_->profile.user_id = std::string(user_id);
+  s_->profile_changed = true;
+  s_->evaluate(now, Value());
+  return Status::Ok();
+}
+
+Status Engine::set_context(const Value& context) {
+  if (!context.is_object()) {
+    return Status(Code::kInvalidArgument, std::string("context must be an object, got ") + kind_name(context));
+  }
+  s_->context = context;
+  return Status::Ok();
+}
+
+void Engine::evaluate(int64_t now, const Value& page) { s_->evaluate(now, page); }
+
+std::vector<std::string> Engine::segments() const {
+  std::vector<std::string> out;
+  for (size_t i = 0; i < s_->member.size(); ++i) {
+    if (s_->member[i]) out.push_back(s_->bundle.segments[i].id);
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+std::vector<Decision> Engine::decide(const std::vector<std::string>& slots, int64_t now,
+                                     const Value& page) {
+  s_->evaluate(now, page);
+  std::vector<Decision> out;
+  for (const std::string& slot : slots) {
+    Decision d;
+    d.slot = slot;
+    const SlotDefault* def = s_->has_bundle ? s_->bundle.slot_default(slot) : nullptr;
+    d.content = def != nullptr ? def->content : Value::Null();
+    out.push_back(std::move(d));
+  }
+  return out;
+}
+
+const Profile& Engine::profile() const { return s_->profile; }
+void Engine::set_incremental(bool on) { s_->incremental = on; }
+uint64_t Engine::segment_evaluations() const { return s_->evaluations; }
+
+}  // namespace pz

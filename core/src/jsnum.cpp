@@ -1,0 +1,458 @@
+#include "pz/jsnum.h"
+
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <limits>
+
+namespace pz {
+namespace {
+
+constexpr double kTwo53 = 9007199254740992.0;
+constexpr double kTwo32 = 4294967296.0;
+
+uint64_t double_bits(double value) {
+  uint64_t bits;
+  std::memcpy(&bits, &value, sizeof bits);
+  return bits;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Formatting.
+
+// The decimal d1.d2...dlen * 10^exp10: `digits` holds len ASCII digits, digits[0] != '0'.
+struct Decimal {
+  char digits[24];
+  int len;
+  int exp10;
+};
+
+// Writes `dec` as "d.ddde<exp>" (NUL-terminated) into buf, which must hold >= 32 chars.
+void write_scientific(const Decimal& dec, char* buf) {
+  char* p = buf;
+  *p++ = dec.digits[0];
+  if (dec.len > 1) {
+    *p++ = '.';
+    std::memcpy(p, dec.digits + 1, dec.len - 1);
+    p += dec.len - 1;
+  }
+  *p++ = 'e';
+  int e = dec.exp10;
+  if (e < 0) {
+    *p++ = '-';
+    e = -e;
+  }
+  if (e >= 100) *p++ = static_cast<char>('0' + e / 100);
+  if (e >= 10) *p++ = static_cast<char>('0' + e / 10 % 10);
+  *p++ = static_cast<char>('0' + e % 10);
+  *p = '\0';
+}
+
+// Produces the correctly rounded (ties-to-even) `precision`-digit decimal of positive finite `v`.
+void round_to_precision(double v, int precision, Decimal* dec) {
+  char buf[32];
+  // Output looks like "d.dddde+XX" (or "de+XX" when precision == 1).
+  std::snprintf(buf, sizeof buf, "%.*e", precision - 1, v);
+  dec->digits[0] = buf[0];
+  const char* p = buf + 1;
+  if (*p == '.') {
+    ++p;
+    std::memcpy(dec->digits + 1, p, precision - 1);
+    p += precision - 1;
+  }
+  dec->len = precision;
+  dec->exp10 = std::atoi(p + 1);  // skips 'e'
+}
+
+// Adds one unit in the last place to `dec` (carry may bump the exponent).
+void increment_last_digit(Decimal* dec) {
+  int i = dec->len - 1;
+  while (i >= 0 && dec->digits[i] == '9') {
+    dec->digits[i] = '0';
+    --i;
+  }
+  if (i >= 0) {
+    ++dec->digits[i];
+  } else {
+    dec->digits[0] = '1';  // 99..9 -> 100..0
+    ++dec->exp10;
+  }
+}
+
+// `v` correctly rounded to kLongDigits significant digits, from which every shorter correctly
+// rounded form can be derived without printing again (except for apparent ties).
+constexpr int kLongDigits = 20;
+struct LongDecimal {
+  double v;
+  Decimal dec;  // len == kLongDigits
+};
+
+// Correctly rounded `precision`-digit (< kLongDigits) decimal of lng.v. Rounding the long form
+// again is exact unless its tail is exactly "50...0" (v may be on either side of, or at, the
+// midpoint); then ask printf.
+void round_long(const LongDecimal& lng, int precision, Decimal* dec) {
+  const char* tail = lng.dec.digits + precision;
+  bool up = tail[0] > '5';
+  if (tail[0] == '5') {
+    int i = 1;
+    while (i < kLongDigits - precision && tail[i] == '0') ++i;
+    if (i == kLongDigits - precision) {
+      round_to_precision(lng.v, precision, dec);
+      return;
+    }
+    up = true;
+  }
+  std::memcpy(dec->digits, lng.dec.digits, precision);
+  dec->len = precision;
+  dec->exp10 = lng.dec.exp10;
+  if (up) increment_last_digit(dec);
+}
+
+// True if some `precision`-digit decimal reads back as v (positive, finite); stores the closest
+// such decimal in *dec. `asymmetric` means v is a power of two whose lower neighbour is closer than
+// the upper one, so the rounding interval is narrower below v: then the correctly rounded decimal
+// may fall just outside below while its upper neighbour still reads back as v.
+bool find_round_trip(const LongDecimal& lng, int precision, bool asymmetric, Decimal* dec) {
+  char buf[32];
+  round_long(lng, precision, dec);
+  write_scientific(*dec, buf);
+  const double back = std::strtod(buf, nullptr);
+  if (back == lng.v) return true;
+  if (!asymmetric || back > lng.v) return false;
+  increment_last_digit(dec);
+  write_scientific(*dec, buf);
+  return std::strtod(buf, nullptr) == lng.v;
+}
+
+// Shortest round-trip decimal of positive finite `v`, closest to v among those.
+// "Some k-digit decimal round-trips" is monotonic in k (append a zero) and holds for k = 17, so
+// this is a search over k in [1, 17]. The first probe is a guess from the long form: if its digits
+// from position k through 16 are all 0s or all 9s, k digits probably suffice (e.g. 12.34 ->
+// "12340000000000000342"); otherwise 16. Then the guess's neighbour, then bisection. Typical
+// values need 1-2 probes (one strtod each, two for powers of two), never more than 6.
+Decimal shortest_decimal(double v) {
+  const uint64_t bits = double_bits(v);
+  const bool asymmetric = (bits & ((uint64_t{1} << 52) - 1)) == 0 && (bits >> 52) > 1;
+  LongDecimal lng;
+  lng.v = v;
+  round_to_precision(v, kLongDigits, &lng.dec);
+  const char* d = lng.dec.digits;
+  int guess = 16;
+  for (int k = 1; k < 16; ++k) {
+    if (d[k] != '0' && d[k] != '9') continue;
+    int i = k + 1;
+    while (i < 17 && d[i] == d[k]) ++i;
+    if (i == 17) {
+      guess = k;
+      break;
+    }
+  }
+  Decimal best;
+  Decimal candidate;
+  int lo = 1;
+  int hi = 17;  // invariant: the answer is in [lo, hi]; best holds hi's decimal if have_best
+  bool have_best = false;
+  for (int step = 0; lo < hi; ++step) {
+    int k;
+    if (step == 0) {
+      k = guess;
+    } else if (step == 1) {
+      k = have_best ? hi - 1 : lo;
+    } else {
+      k = (lo + hi) / 2;
+    }
+    if (find_round_trip(lng, k, asymmetric, &candidate)) {
+      best = candidate;
+      have_best = true;
+      hi = k;
+    } else {
+      lo = k + 1;
+    }
+  }
+  if (!have_best) round_long(lng, 17, &best);  // 17 correctly rounded digits always round-trip
+  while (best.len > 1 && best.digits[best.len - 1] == '0') --best.len;
+  return best;
+}
+
+void append_uint64(std::string& out, uint64_t n) {
+  char buf[24];
+  char* end = buf + sizeof buf;
+  char* p = end;
+  do {
+    *--p = static_cast<char>('0' + n % 10);
+    n /= 10;
+  } while (n != 0);
+  out.append(p, end - p);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Parsing.
+
+// Length in bytes of the StrWhiteSpaceChar starting at s[i], or 0 if there is none.
+size_t whitespace_at(std::string_view s, size_t i) {
+  const size_t n = s.size() - i;
+  const auto b0 = static_cast<unsigned char>(s[i]);
+  if (b0 == ' ' || (b0 >= 0x09 && b0 <= 0x0D)) return 1;
+  if (b0 < 0xC2 || n < 2) return 0;
+  const auto b1 = static_cast<unsigned char>(s[i + 1]);
+  if (b0 == 0xC2) return b1 == 0xA0 ? 2 : 0;  // U+00A0
+  if (n < 3) return 0;
+  const auto b2 = static_cast<unsigned char>(s[i + 2]);
+  switch (b0) {
+    case 0xE1:  // U+1680
+      return b1 == 0x9A && b2 == 0x80 ? 3 : 0;
+    case 0xE2:
+      if (b1 == 0x80) {  // U+2000-U+200A, U+2028, U+2029, U+202F
+        return (b2 >= 0x80 && b2 <= 0x8A) || b2 == 0xA8 || b2 == 0xA9 || b2 == 0xAF ? 3 : 0;
+      }
+      // U+205F
+      return b1 == 0x81 && b2 == 0x9F ? 3 : 0;
+    case 0xE3:  // U+3000
+      return b1 == 0x80 && b2 == 0x80 ? 3 : 0;
+    case 0xEF:  // U+FEFF
+      return b1 == 0xBB && b2 == 0xBF ? 3 : 0;
+    default:
+      return 0;
+  }
+}
+
+std::string_view trim_leading(std::string_view s) {
+  size_t i = 0;
+  while (i < s.size()) {
+    const size_t w = whitespace_at(s, i);
+    if (w == 0) break;
+    i += w;
+  }
+  return s.substr(i);
+}
+
+std::string_view trim_trailing(std::string_view s) {
+  for (;;) {
+    const size_t n = s.size();
+    size_t w = 0;
+    if (n >= 1 && whitespace_at(s, n - 1) == 1) {
+      w = 1;
+    } else if (n >= 2 && whitespace_at(s, n - 2) == 2) {
+      w = 2;
+    } else if (n >= 3 && whitespace_at(s, n - 3) == 3) {
+      w = 3;
+    }
+    if (w == 0) return s;
+    s.remove_suffix(w);
+  }
+}
+
+bool is_digit(char c) { return c >= '0' && c <= '9'; }
+
+size_t count_digits(std::string_view s, size_t i) {
+  size_t j = i;
+  while (j < s.size() && is_digit(s[j])) ++j;
+  return j - i;
+}
+
+// Longest prefix of `s` that is a StrDecimalLiteral.
+struct DecimalPrefix {
+  size_t len;  // 0 if there is no such prefix
+  bool infinity;
+  bool negative;
+};
+
+DecimalPrefix scan_decimal_prefix(std::string_view s) {
+  DecimalPrefix r{0, false, false};
+  size_t i = 0;
+  if (i < s.size() && (s[i] == '+' || s[i] == '-')) {
+    r.negative = s[i] == '-';
+    ++i;
+  }
+  constexpr std::string_view kInfinity = "Infinity";
+  if (s.substr(i, kInfinity.size()) == kInfinity) {
+    r.len = i + kInfinity.size();
+    r.infinity = true;
+    return r;
+  }
+  const size_t int_digits = count_digits(s, i);
+  i += int_digits;
+  size_t frac_digits = 0;
+  if (i < s.size() && s[i] == '.') {
+    frac_digits = count_digits(s, i + 1);
+    if (int_digits == 0 && frac_digits == 0) return r;  // "." alone
+    i += 1 + frac_digits;
+  } else if (int_digits == 0) {
+    return r;
+  }
+  if (i < s.size() && (s[i] == 'e' || s[i] == 'E')) {
+    size_t j = i + 1;
+    if (j < s.size() && (s[j] == '+' || s[j] == '-')) ++j;
+    const size_t exp_digits = count_digits(s, j);
+    if (exp_digits > 0) i = j + exp_digits;
+  }
+  r.len = i;
+  return r;
+}
+
+// Value of a validated decimal literal prefix (not "Infinity").
+double decimal_value(std::string_view literal) {
+  char small[128];
+  if (literal.size() < sizeof small) {
+    std::memcpy(small, literal.data(), literal.size());
+    small[literal.size()] = '\0';
+    return std::strtod(small, nullptr);
+  }
+  const std::string copy(literal);
+  return std::strtod(copy.c_str(), nullptr);
+}
+
+double prefix_value(std::string_view s, const DecimalPrefix& p) {
+  if (p.infinity) {
+    return p.negative ? -std::numeric_limits<double>::infinity()
+                      : std::numeric_limits<double>::infinity();
+  }
+  return decimal_value(s.substr(0, p.len));
+}
+
+int digit_value(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'z') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'Z') return c - 'A' + 10;
+  return 99;
+}
+
+// Digits in radix 2^bits_per_digit (no prefix), correctly rounded to nearest-even; NaN if empty or
+// any digit is invalid.
+double radix_pow2_value(std::string_view digits, int bits_per_digit) {
+  const int radix = 1 << bits_per_digit;
+  if (digits.empty()) return std::numeric_limits<double>::quiet_NaN();
+  uint64_t mantissa = 0;  // first (up to) 54 significant bits: 53 + the round bit
+  int mantissa_bits = 0;
+  bool sticky = false;  // any 1 bit beyond the round bit
+  int64_t dropped_bits = 0;
+  for (char c : digits) {
+    const int d = digit_value(c);
+    if (d >= radix) return std::numeric_limits<double>::quiet_NaN();
+    for (int b = bits_per_digit - 1; b >= 0; --b) {
+      const int bit = (d >> b) & 1;
+      if (mantissa_bits == 0 && bit == 0) continue;  // leading zero
+      if (mantissa_bits < 54) {
+        mantissa = (mantissa << 1) | static_cast<uint64_t>(bit);
+        ++mantissa_bits;
+      } else {
+        sticky |= bit != 0;
+        if (dropped_bits < 4096) ++dropped_bits;  // beyond that the result is Infinity anyway
+      }
+    }
+  }
+  if (mantissa_bits == 54) {
+    const bool round_bit = (mantissa & 1) != 0;
+    mantissa >>= 1;
+    ++dropped_bits;
+    if (round_bit && (sticky || (mantissa & 1) != 0)) ++mantissa;  // may reach 2^53: still exact
+  }
+  return std::ldexp(static_cast<double>(mantissa), static_cast<int>(dropped_bits));
+}
+
+}  // namespace
+
+void append_js_number(std::string& out, double value) {
+  if (std::isnan(value)) {
+    out += "NaN";
+    return;
+  }
+  if (value == 0) {
+    out += '0';  // also -0
+    return;
+  }
+  if (value < 0) {
+    out += '-';
+    value = -value;
+  }
+  if (std::isinf(value)) {
+    out += "Infinity";
+    return;
+  }
+  if (value < kTwo53 && value == std::trunc(value)) {
+    append_uint64(out, static_cast<uint64_t>(value));
+    return;
+  }
+  const Decimal dec = shortest_decimal(value);
+  const int k = dec.len;
+  const int n = dec.exp10 + 1;  // value = 0.d1d2...dk * 10^n
+  if (k <= n && n <= 21) {
+    out.append(dec.digits, k);
+    out.append(n - k, '0');
+  } else if (0 < n && n <= 21) {
+    out.append(dec.digits, n);
+    out += '.';
+    out.append(dec.digits + n, k - n);
+  } else if (-6 < n && n <= 0) {
+    out += "0.";
+    out.append(-n, '0');
+    out.append(dec.digits, k);
+  } else {
+    out += dec.digits[0];
+    if (k > 1) {
+      out += '.';
+      out.append(dec.digits + 1, k - 1);
+    }
+    out += 'e';
+    out += n - 1 >= 0 ? '+' : '-';
+    append_uint64(out, static_cast<uint64_t>(n - 1 >= 0 ? n - 1 : 1 - n));
+  }
+}
+
+std::string format_js_number(double value) {
+  std::string out;
+  append_js_number(out, value);
+  return out;
+}
+
+double js_string_to_number(std::string_view text) {
+  const std::string_view s = trim_trailing(trim_leading(text));
+  if (s.empty()) return 0;
+  if (s.size() >= 2 && s[0] == '0') {
+    switch (s[1]) {
+      case 'x':
+      case 'X':
+        return radix_pow2_value(s.substr(2), 4);
+      case 'o':
+      case 'O':
+        return radix_pow2_value(s.substr(2), 3);
+      case 'b':
+      case 'B':
+        return radix_pow2_value(s.substr(2), 1);
+      default:
+        break;
+    }
+  }
+  const DecimalPrefix p = scan_decimal_prefix(s);
+  if (p.len != s.size()) return std::numeric_limits<double>::quiet_NaN();
+  return prefix_value(s, p);
+}
+
+double js_parse_float(std::string_view text) {
+  const std::string_view s = trim_leading(text);
+  const DecimalPrefix p = scan_decimal_prefix(s);
+  if (p.len == 0) return std::numeric_limits<double>::quiet_NaN();
+  return prefix_value(s, p);
+}
+
+double js_to_integer_or_infinity(double value) {
+  if (std::isnan(value)) return 0;
+  const double t = std::trunc(value);
+  return t == 0 ? 0.0 : t;
+}
+
+uint32_t js_to_uint32(double value) {
+  if (value >= 0 && value < kTwo32) return static_cast<uint32_t>(value);  // NaN fails both
+  if (!std::isfinite(value)) return 0;
+  double m = std::fmod(std::trunc(value), kTwo32);  // exact; sign of value
+  if (m < 0) m += kTwo32;                           // exact: |m| < 2^32
+  return static_cast<uint32_t>(m);
+}
+
+int32_t js_to_int32(double value) {
+  if (value > -2147483649.0 && value < 2147483648.0) return static_cast<int32_t>(value);
+  return static_cast<int32_t>(js_to_uint32(value));  // two's complement wrap (C++20)
+}
+
+}  // namespace pz

@@ -1,0 +1,335 @@
+#include "pz/json.h"
+
+#include <cmath>
+#include <cstring>
+
+#include "pz/jsnum.h"
+#include "pz/text.h"
+#include "simdjson.h"
+
+namespace pz {
+
+namespace od = simdjson::ondemand;
+
+const char* code_name(Code code) {
+  switch (code) {
+    case Code::kOk:
+      return "ok";
+    case Code::kInvalidJson:
+      return "invalid_json";
+    case Code::kInvalidArgument:
+      return "invalid_argument";
+    case Code::kEvalError:
+      return "eval_error";
+    case Code::kLimitExceeded:
+      return "limit_exceeded";
+    case Code::kNotFound:
+      return "not_found";
+  }
+  return "unknown";
+}
+
+struct JsonParser::Impl {
+  od::parser parser;
+  std::string buffer;  // input copy with SIMDJSON_PADDING bytes of slack
+};
+
+namespace {
+
+constexpr int kMaxDepth = 512;
+
+std::string_view raw_token(od::value& v) { return v.raw_json_token(); }
+std::string_view raw_token(od::document& d) {
+  std::string_view raw;
+  if (d.raw_json_token().get(raw)) return std::string_view();
+  return raw;
+}
+
+struct Converter {
+  const char* base;
+  simdjson::error_code error = simdjson::SUCCESS;
+  const char* where = nullptr;
+  const char* message = nullptr;
+
+  bool fail(simdjson::error_code code, const char* at) {
+    if (error == simdjson::SUCCESS) {
+      error = code;
+      where = at;
+    }
+    return false;
+  }
+
+  // Numbers go through our own JavaScript parser on the raw token so that every target reads the
+  // same double (big integers, 1e400 -> Infinity, -0) exactly as JSON.parse does.
+  template <typename V>
+  bool number(V& v, Value& out) {
+    std::string_view raw = raw_token(v);
+    while (!raw.empty() && (raw.back() == ' ' || raw.back() == '\n' || raw.back() == '\r' ||
+                            raw.back() == '\t' || raw.back() == ',' || raw.back() == ']' ||
+                            raw.back() == '}'))
+      raw.remove_suffix(1);
+    double d = 0;
+    auto r = v.get_double();
+    if (!r.error()) {
+      d = r.value_unsafe();
+      // simdjson's double parsing is exact; only fall back for what it refuses.
+    } else {
+      d = js_string_to_number(raw);
+      if (std::isnan(d)) return fail(r.error(), raw.data());
+    }
+    out = Value::Number(d);
+    return true;
+  }
+
+  template <typename V>
+  bool convert(V& v, Value& out, int depth) {
+    if (depth > kMaxDepth) {
+      message = "nested deeper than 512 levels";
+      return fail(simdjson::DEPTH_ERROR, nullptr);
+    }
+    od::json_type type;
+    if (auto e = v.type().get(type)) return fail(e, location(v));
+    switch (type) {
+      case od::json_type::null: {
+        bool is_null = false;
+        if (auto e = v.is_null().get(is_null); e || !is_null) return fail(e ? e : simdjson::N_ATOM_ERROR, location(v));
+        out = Value::Null();
+        return true;
+      }
+      case od::json_type::boolean: {
+        bool b;
+        if (auto e = v.get_bool().get(b)) return fail(e, location(v));
+        out = Value::Bool(b);
+        return true;
+      }
+      case od::json_type::number:
+        return number(v, out);
+      case od::json_type::string: {
+        std::string_view s;
+        const char* at = location(v);
+        if (auto e = v.get_string().get(s)) return fail(e, at);
+        out = Value::String(std::string(s));
+        return true;
+      }
+      case od::json_type::array: {
+        od::array arr;
+        const char* at = location(v);
+        if (auto e = v.get_array().get(arr)) return fail(e, at);
+        Array items;
+        for (auto element : arr) {
+          od::value child;
+          if (auto e = element.get(child)) return fail(e, nullptr);
+          Value item;
+          if (!convert(child, item, depth + 1)) return false;
+          items.push_back(std::move(item));
+        }
+        out = Value::MakeArray(std::move(items));
+        return true;
+      }
+      case od::json_type::object: {
+        od::object obj;
+        const char* at = location(v);
+        if (auto e = v.get_object().get(obj)) return fail(e, at);
+        std::vector<Member> members;
+        for (auto field : obj) {
+          std::string_view key;
+          if (auto e = field.unescaped_key().get(key)) return fail(e, nullptr);
+          std::string key_copy(key);
+          od::value child;
+          if (auto e = field.value().get(child)) return fail(e, nullptr);
+          Value item;
+          if (!convert(child, item, depth + 1)) return false;
+          members.emplace_back(std::move(key_copy), std::move(item));
+        }
+        out = Value::MakeObject(std::move(members));
+        return true;
+      }
+      default:
+        return fail(simdjson::TAPE_ERROR, location(v));
+    }
+  }
+
+  template <typename V>
+  const char* location(V& v) {
+    const char* at = nullptr;
+    if (v.current_location().get(at)) return nullptr;
+    return at;
+  }
+};
+
+std::string describe(simdjson::error_code code) {
+  switch (code) {
+    case simdjson::EMPTY:
+      return "empty input";
+    case simdjson::UNCLOSED_STRING:
+      return "unclosed string";
+    case simdjson::UTF8_ERROR:
+      return "invalid UTF-8";
+    case simdjson::DEPTH_ERROR:
+      return "nested too deeply";
+    case simdjson::NUMBER_ERROR:
+      return "invalid number";
+    case simdjson::STRING_ERROR:
+      return "invalid string escape";
+    case simdjson::T_ATOM_ERROR:
+    case simdjson::F_ATOM_ERROR:
+    case simdjson::N_ATOM_ERROR:
+      return "invalid literal";
+    case simdjson::TRAILING_CONTENT:
+      return "unexpected content after the JSON value";
+    default:
+      return simdjson::error_message(code);
+  }
+}
+
+}  // namespace
+
+JsonParser::JsonParser() : impl_(new Impl()) {}
+JsonParser::~JsonParser() = default;
+
+Result<Value> JsonParser::parse(std::string_view text) {
+  std::string& buf = impl_->buffer;
+  buf.assign(text.data(), text.size());
+  buf.append(simdjson::SIMDJSON_PADDING, '\0');
+  simdjson::padded_string_view input(buf.data(), text.size(), buf.size());
+  Converter conv{buf.data()};
+  auto make_error = [&](simdjson::error_code code, const char* where) {
+    std::string msg = "invalid JSON";
+    if (where != nullptr && where >= buf.data() && where <= buf.data() + text.size()) {
+      msg += " at byte " + std::to_string(where - buf.data());
+    }
+    msg += ": ";
+    msg += conv.message != nullptr ? std::string(conv.message) : describe(code);
+    return Status(Code::kInvalidJson, std::move(msg));
+  };
+  size_t start = 0;
+  while (start < text.size() && (text[start] == ' ' || text[start] == '\t' ||
+                                 text[start] == '\n' || text[start] == '\r'))
+    ++start;
+  if (start == text.size()) return make_error(simdjson::EMPTY, nullptr);
+  od::document doc;
+  if (auto e = impl_->parser.iterate(input).get(doc)) return make_error(e, nullptr);
+  Value out;
+  if (!conv.convert(doc, out, 0)) return make_error(conv.error, conv.where);
+  if (!doc.at_end()) {
+    const char* at = nullptr;
+    if (doc.current_location().get(at)) at = nullptr;
+    return make_error(simdjson::TRAILING_CONTENT, at);
+  }
+  return out;
+}
+
+Result<Value> parse_json(std::string_view text) {
+  JsonParser parser;
+  return parser.parse(text);
+}
+
+namespace {
+
+void append_value(std::string& out, const Value& v, bool in_array) {
+  switch (v.kind()) {
+    case Value::Kind::kUndefined:
+    case Value::Kind::kNull:
+      out += "null";
+      return;
+    case Value::Kind::kBool:
+      out += v.as_bool() ? "true" : "false";
+      return;
+    case Value::Kind::kNumber:
+      if (std::isfinite(v.as_number())) {
+        append_js_number(out, v.as_number());
+      } else {
+        out += "null";
+      }
+      return;
+    case Value::Kind::kString:
+      append_json_string(out, v.as_string());
+      return;
+    case Value::Kind::kArray: {
+      out += '[';
+      bool first = true;
+      for (const Value& item : v.as_array()) {
+        if (!first) out += ',';
+        first = false;
+        append_value(out, item, true);
+      }
+      out += ']';
+      return;
+    }
+    case Value::Kind::kObject: {
+      out += '{';
+      bool first = true;
+      for (const Member& m : v.as_object()) {
+        if (m.second.is_undefined()) continue;
+        if (!first) out += ',';
+        first = false;
+        append_json_string(out, m.first);
+        out += ':';
+        append_value(out, m.second, false);
+      }
+      out += '}';
+      return;
+    }
+  }
+  (void)in_array;
+}
+
+bool is_identifier(std::string_view key) {
+  if (key.empty()) return false;
+  for (size_t i = 0; i < key.size(); ++i) {
+    char c = key[i];
+    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || c == '$' ||
+              (i > 0 && c >= '0' && c <= '9');
+    if (!ok) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+void append_json(std::string& out, const Value& value) { append_value(out, value, false); }
+
+std::string to_json(const Value& value) {
+  std::string out;
+  append_json(out, value);
+  return out;
+}
+
+void append_path_key(std::string& path, std::string_view key) {
+  if (is_identifier(key)) {
+    if (!path.empty()) path += '.';
+    path.append(key.data(), key.size());
+  } else {
+    path += '[';
+    append_json_string(path, key);
+    path += ']';
+  }
+}
+
+void append_path_index(std::string& path, size_t index) {
+  path += '[';
+  path += std::to_string(index);
+  path += ']';
+}
+
+const char* kind_name(const Value& value) {
+  switch (value.kind()) {
+    case Value::Kind::kUndefined:
+      return "undefined";
+    case Value::Kind::kNull:
+      return "null";
+    case Value::Kind::kBool:
+      return "boolean";
+    case Value::Kind::kNumber:
+      return "number";
+    case Value::Kind::kString:
+      return "string";
+    case Value::Kind::kArray:
+      return "array";
+    case Value::Kind::kObject:
+      return "object";
+  }
+  return "unknown";
+}
+
+}  // namespace pz

@@ -1,0 +1,110 @@
+#include "pz/value.h"
+
+#include <algorithm>
+
+#include "pz/text.h"
+
+namespace pz {
+namespace {
+
+struct StringHeap : detail::Heap {
+  std::string text;
+};
+struct ArrayHeap : detail::Heap {
+  Array items;
+};
+struct ObjectHeap : detail::Heap {
+  std::vector<Member> members;
+};
+
+}  // namespace
+
+Value Value::String(std::string s) {
+  Value v;
+  auto* heap = new StringHeap();
+  heap->text = std::move(s);
+  v.kind_ = Kind::kString;
+  v.u_.heap = heap;
+  return v;
+}
+
+Value Value::MakeArray(Array items) {
+  Value v;
+  auto* heap = new ArrayHeap();
+  heap->items = std::move(items);
+  v.kind_ = Kind::kArray;
+  v.u_.heap = heap;
+  return v;
+}
+
+Value Value::MakeObject(std::vector<Member> members) {
+  auto* heap = new ObjectHeap();
+  std::vector<Member>& out = heap->members;
+  out.reserve(members.size());
+  bool has_index_key = false;
+  for (Member& m : members) {
+    uint32_t index;
+    if (!has_index_key && parse_array_index(m.first, index)) has_index_key = true;
+    auto it = std::find_if(out.begin(), out.end(),
+                           [&](const Member& e) { return e.first == m.first; });
+    if (it != out.end()) {
+      it->second = std::move(m.second);
+    } else {
+      out.push_back(std::move(m));
+    }
+  }
+  if (has_index_key) {
+    // JavaScript orders integer-like keys first, ascending; the rest keep insertion order.
+    std::stable_partition(out.begin(), out.end(), [](const Member& m) {
+      uint32_t i;
+      return parse_array_index(m.first, i);
+    });
+    auto mid = std::find_if(out.begin(), out.end(), [](const Member& m) {
+      uint32_t i;
+      return !parse_array_index(m.first, i);
+    });
+    std::stable_sort(out.begin(), mid, [](const Member& a, const Member& b) {
+      uint32_t ia = 0, ib = 0;
+      parse_array_index(a.first, ia);
+      parse_array_index(b.first, ib);
+      return ia < ib;
+    });
+  }
+  Value v;
+  v.kind_ = Kind::kObject;
+  v.u_.heap = heap;
+  return v;
+}
+
+const std::string& Value::as_string() const { return static_cast<StringHeap*>(u_.heap)->text; }
+const Array& Value::as_array() const { return static_cast<ArrayHeap*>(u_.heap)->items; }
+const std::vector<Member>& Value::as_object() const {
+  return static_cast<ObjectHeap*>(u_.heap)->members;
+}
+
+const Value* Value::find(std::string_view key) const {
+  for (const Member& m : as_object()) {
+    if (m.first == key) return &m.second;
+  }
+  return nullptr;
+}
+
+void Value::release() {
+  if (kind_ < Kind::kString) return;
+  if (--u_.heap->refs != 0) return;
+  switch (kind_) {
+    case Kind::kString:
+      delete static_cast<StringHeap*>(u_.heap);
+      break;
+    case Kind::kArray:
+      delete static_cast<ArrayHeap*>(u_.heap);
+      break;
+    case Kind::kObject:
+      delete static_cast<ObjectHeap*>(u_.heap);
+      break;
+    default:
+      break;
+  }
+}
+
+}  // namespace pz
