@@ -18,9 +18,12 @@ Result<Event> parse_event(const Value& v) {
   const Value* type = v.find("type");
   if (type == nullptr || !type->is_string() || type->as_string().empty() ||
       type->as_string().size() > 128) {
+    std::string got = type == nullptr        ? " (missing)"
+                      : !type->is_string()   ? std::string(", got ") + kind_name(*type)
+                                             : ", got a string of " +
+                                                 std::to_string(type->as_string().size()) + " bytes";
     return Status(Code::kInvalidArgument,
-                  "event.type must be a non-empty string of at most 128 bytes" +
-                      std::string(type == nullptr ? " (missing)" : ""));
+                  "event.type must be a non-empty string of at most 128 bytes" + got);
   }
   e.type = type->as_string();
   const Value* t = v.find("t");

@@ -1060,7 +1060,7 @@ uint32_t RuleCompiler::compile(const Value& rule, bool scoped, std::string& path
   bool known = lookup_op(name, op);
   if (!known) {
     if (options_.bundle) {
-      error(path, "unknown operator \"" + name + "\"");
+      error(path.substr(0, base), "unknown operator \"" + name + "\"");
       path.resize(base);
       return constant(Value::Null());
     }

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Every test: installs what is missing, builds, runs GoogleTest (core), the node tests
+# (differential JsonLogic against json-logic-js, vectors), the wasm compile-and-link check, and
+# the sanitizer build of the core tests. Exits non-zero on the first failure.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+jobs=$(nproc)
+scripts/setup.sh
+
+echo "== native build"
+cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPZ_DEVELOPER=ON >/dev/null
+cmake --build build -j"$jobs"
+
+echo "== core tests (GoogleTest via CTest)"
+ctest --test-dir build --output-on-failure -j"$jobs"
+
+echo "== node tests"
+PZ_BIN="$PWD/build/pz" node --test tests/js/
+
+echo "== wasm build (Emscripten) + import check"
+scripts/build-wasm.sh
+
+echo "== core tests under ASan+UBSan"
+cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DPZ_SANITIZE=ON -DPZ_DEVELOPER=ON >/dev/null
+cmake --build build-asan -j"$jobs" --target pz_core_tests pz
+ctest --test-dir build-asan --output-on-failure -j"$jobs"
+echo "== all tests passed"

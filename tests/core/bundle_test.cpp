@@ -1,0 +1,156 @@
+// Bundle validation: every error path, reported with its JSON path; all errors at once.
+#include <gtest/gtest.h>
+
+#include "pz/bundle.h"
+#include "pz/engine.h"
+#include "test_util.h"
+
+namespace pz {
+namespace {
+
+std::vector<std::string> Errors(const std::string& json) {
+  Bundle b;
+  std::vector<BundleError> errors;
+  bool ok = compile_bundle(json, b, errors);
+  std::vector<std::string> out;
+  for (const BundleError& e : errors) out.push_back(e.path + ": " + e.message);
+  EXPECT_EQ(ok, out.empty());
+  return out;
+}
+
+using V = std::vector<std::string>;
+
+TEST(Bundle, MinimalIsValid) {
+  EXPECT_EQ(Errors(R"({"version":"1"})"), V{});
+}
+
+TEST(Bundle, DemoBundleIsValid) {
+  Bundle b;
+  std::vector<BundleError> errors;
+  ASSERT_TRUE(compile_bundle(testing::ReadFile(PZ_SOURCE_DIR "/demo-site/bundle.json"), b, errors))
+      << format_errors(errors);
+  EXPECT_EQ(b.metrics.size(), 3u);
+  EXPECT_EQ(b.segments.size(), 8u);
+  // Segments come after the segments they read.
+  std::vector<int> position(b.segments.size());
+  for (size_t i = 0; i < b.segment_order.size(); ++i) position[static_cast<size_t>(b.segment_order[i])] = static_cast<int>(i);
+  for (size_t s = 0; s < b.segments.size(); ++s) {
+    for (int dep : b.segments[s].segment_deps) EXPECT_LT(position[static_cast<size_t>(dep)], position[s]);
+  }
+  // Only the event types that count/since name are kept.
+  std::vector<std::string> types = b.event_types;
+  std::sort(types.begin(), types.end());
+  EXPECT_EQ(types, (V{"add_to_cart", "page_view", "purchase"}));
+}
+
+TEST(Bundle, DocumentErrors) {
+  EXPECT_EQ(Errors("[1]"), V{": must be an object, got array"});
+  V truncated = Errors(R"({"version":"1",)");
+  ASSERT_EQ(truncated.size(), 1u);
+  EXPECT_EQ(truncated[0].rfind(": invalid JSON", 0), 0u) << truncated[0];
+  EXPECT_EQ(Errors(R"({})"), V{"version: is required: a non-empty string of at most 128 bytes"});
+  EXPECT_EQ(Errors(R"({"version":"1","segmnets":[]})"),
+            V{"segmnets: unknown field (expected one of: version, consent, retention, metrics, "
+              "segments, actions, defaults)"});
+}
+
+TEST(Bundle, RuleErrorsCarryTheFullPath) {
+  EXPECT_EQ(Errors(R"({"version":"1","segments":[
+      {"id":"a","rule":true},{"id":"b","rule":true},{"id":"c","rule":true},
+      {"id":"d","rule":{"and":[true,{"fo":[1]}]}}]})"),
+            V{"segments[3].rule.and[1]: unknown operator \"fo\""});
+  EXPECT_EQ(Errors(R"({"version":"1","segments":[{"id":"a","rule":{"fo":1}}]})"),
+            V{"segments[0].rule: unknown operator \"fo\""});
+}
+
+TEST(Bundle, EveryErrorIsReported) {
+  V errors = Errors(R"({"version":"1",
+    "consent":{"mode":"maybe","gpc":true},
+    "retention":{"hourly_buckets":0,"daily_buckets":1.5},
+    "metrics":[{"id":"m","event":"x"},{"id":"m","event":""},{"id":"bad id"},
+               {"id":"w","event":"x","where":{"count":["x","1d"]}},{"id":"s","event":"x","sum":3}],
+    "segments":[{"id":"s1","rule":{"metric":["nope","7d"]}},
+                {"id":"s2","rule":{"in_segment":["ghost"]}},
+                {"id":"s3","rule":{"count":["x","400d"]}},
+                {"id":"s1","rule":true},
+                {"id":"s4"},
+                {"id":"s5","rule":{"var":"user.plan"}}],
+    "defaults":{"hero":{"content":{"t":1}},"side":{}},
+    "actions":[{"id":"a","slots":["hero","nowhere"],"propensity":2,"value":-1,
+                "caps":{"per_day":-1,"total":1.5},"content":{}},
+               {"id":"a","slots":[],"content":1},{"id":"b","slots":["hero"]}]})");
+  V expected = {
+      "consent.mode: must be \"opt-in\" or \"opt-out\"",
+      "consent.gpc: must be \"personalization_off\" or \"ignore\"",
+      "retention.daily_buckets: must be a whole number from 0 to 400, got 1.5",
+      "retention.hourly_buckets: must be at least 1",
+      "metrics[1].id: duplicate metric id \"m\"",
+      "metrics[1].event: is required: the event type to count (a non-empty string)",
+      "metrics[2].id: must be a string of 1 to 64 letters, digits, or _ - . :",
+      "metrics[2].event: is required: the event type to count (a non-empty string)",
+      "metrics[3].where: a metric's where-rule sees the event only: count, metric, since, "
+      "in_segment and segments.* are not allowed here",
+      "metrics[4].sum: must be a path inside the event, e.g. \"props.value\"",
+      "segments[3].id: duplicate segment id \"s1\"",
+      "segments[4].rule: is required",
+      "segments[5].rule.var: unknown variable \"user\": rules read event.*, page.*, traits.*, "
+      "segments.*, context.*, profile.* or now",
+      "defaults.side.content: is required",
+      "actions[0].slots[1]: unknown slot \"nowhere\": every slot needs an entry in defaults",
+      "actions[0].propensity: must be a number in [0, 1], got 2",
+      "actions[0].value: must be a number in [0, 1000000000000000], got -1",
+      "actions[0].caps.per_day: must be a whole number from 0 to 1000000000, got -1",
+      "actions[0].caps.total: must be a whole number from 0 to 1000000000, got 1.5",
+      "actions[1].id: duplicate action id \"a\"",
+      "actions[1].slots: is required: a non-empty array of slot names",
+      "actions[2].content: is required",
+      "segments[0].rule.metric: unknown metric \"nope\"",
+      "segments[1].rule.in_segment: unknown segment \"ghost\"",
+      "segments[2].rule.count: window is longer than the retention (90 daily buckets): raise "
+      "retention.daily_buckets or use \"all\"",
+  };
+  EXPECT_EQ(errors, expected);
+}
+
+TEST(Bundle, SegmentCyclesAreErrors) {
+  EXPECT_EQ(Errors(R"({"version":"1","segments":[
+      {"id":"a","rule":{"in_segment":["b"]}},
+      {"id":"b","rule":{"var":"segments.c"}},
+      {"id":"c","rule":{"or":[{"in_segment":["a"]},true]}}]})"),
+            V{"segments[0].rule: segments depend on each other in a cycle: a -> b -> c -> a"});
+  EXPECT_EQ(Errors(R"({"version":"1","segments":[{"id":"self","rule":{"in_segment":["self"]}}]})"),
+            V{"segments[0].rule: segments depend on each other in a cycle: self -> self"});
+}
+
+TEST(Bundle, RejectedBundleKeepsThePreviousOneActive) {
+  Engine engine;
+  ASSERT_TRUE(engine.load_bundle(R"({"version":"good","segments":[
+      {"id":"viewer","rule":{">=":[{"count":["page_view","all"]},1]}}],
+      "defaults":{"hero":{"content":"hi"}}})").ok());
+  ASSERT_TRUE(engine.ingest(R"({"type":"page_view","t":1000})").ok());
+  std::vector<BundleError> errors;
+  Status st = engine.load_bundle(R"({"version":"bad","segments":[{"id":"x","rule":{"fo":1}}]})",
+                                 &errors);
+  EXPECT_EQ(st.message(), "bundle rejected: segments[0].rule: unknown operator \"fo\"");
+  ASSERT_EQ(errors.size(), 1u);
+  EXPECT_EQ(engine.bundle().version, "good");
+  EXPECT_EQ(engine.segments(), V{"viewer"});
+  EXPECT_EQ(engine.profile().counts[0].total, 1);
+  ASSERT_TRUE(engine.ingest(R"({"type":"page_view","t":2000})").ok());
+  EXPECT_EQ(engine.profile().counts[0].total, 2);
+}
+
+TEST(Bundle, ReloadKeepsSeriesOfMetricsItStillHas) {
+  Engine engine;
+  ASSERT_TRUE(engine.load_bundle(R"({"version":"1","metrics":[{"id":"buys","event":"purchase"}],
+      "segments":[{"id":"buyer","rule":{">=":[{"metric":["buys","all"]},1]}}]})").ok());
+  ASSERT_TRUE(engine.ingest(R"({"type":"purchase","t":5})").ok());
+  ASSERT_TRUE(engine.load_bundle(R"({"version":"2","metrics":[{"id":"other","event":"x"},
+      {"id":"buys","event":"purchase"}],
+      "segments":[{"id":"buyer","rule":{">=":[{"metric":["buys","all"]},1]}}]})").ok());
+  engine.evaluate(10);
+  EXPECT_EQ(engine.segments(), V{"buyer"});
+}
+
+}  // namespace
+}  // namespace pz

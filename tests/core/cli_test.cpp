@@ -1,0 +1,79 @@
+// The `pz` binary's entry points as DESIGN.md fixes them: exit codes, stdout bytes.
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <fstream>
+
+#include "test_util.h"
+
+namespace pz {
+namespace {
+
+struct CliRun {
+  int code;
+  std::string out;
+};
+
+CliRun Pz(const std::string& args, const std::string& input) {
+  std::string in_path = ::testing::TempDir() + "/pz_cli_in.txt";
+  std::ofstream(in_path, std::ios::binary) << input;
+  std::string cmd = std::string(PZ_CLI) + " " + args + " < " + in_path + " 2>/dev/null";
+  FILE* p = popen(cmd.c_str(), "r");
+  CliRun r{-1, ""};
+  if (p == nullptr) return r;
+  char buf[4096];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof buf, p)) > 0) r.out.append(buf, n);
+  int status = pclose(p);
+  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return r;
+}
+
+TEST(Cli, EvalOneLinePerInputLine) {
+  CliRun r = Pz("eval", R"({"rule":{"+":[1,2]}}
+{"rule":{"var":"a"},"data":{"a":[1,"x"]}}
+not json
+{"data":1}
+{"rule":{"fo":1}}
+[1]
+)");
+  EXPECT_EQ(r.code, 0);
+  EXPECT_EQ(r.out, R"({"result":3}
+{"result":[1,"x"]}
+{"error":"line 3: invalid JSON at byte 0: invalid literal"}
+{"error":"line 4: missing \"rule\""}
+{"error":"Unrecognized operation fo"}
+{"error":"line 6: expected an object {\"rule\":…, \"data\":…}, got array"}
+)");
+}
+
+TEST(Cli, ValidateExitCodes) {
+  CliRun ok = Pz("validate " PZ_SOURCE_DIR "/demo-site/bundle.json", "");
+  EXPECT_EQ(ok.code, 0);
+  EXPECT_EQ(ok.out, PZ_SOURCE_DIR "/demo-site/bundle.json: ok, bundle \"2026-11-22.1\": 3 metrics, "
+                                  "8 segments, 4 actions, 2 slots\n");
+  std::string bad = ::testing::TempDir() + "/pz_bad_bundle.json";
+  std::ofstream(bad) << R"({"version":"x","segments":[{"id":"a","rule":{"and":[1,{"fo":2}]}},
+    {"id":"b","rule":{"count":["x","9y"]}}]})";
+  CliRun r = Pz("validate " + bad, "");
+  EXPECT_EQ(r.code, 1);
+  EXPECT_EQ(r.out, bad + ": invalid bundle, 2 errors\n"
+                         "segments[0].rule.and[1]: unknown operator \"fo\"\n"
+                         "segments[1].rule.count: invalid window \"9y\": expected <n>m, <n>h, <n>d or all\n");
+  EXPECT_EQ(Pz("validate /nonexistent/file.json", "").code, 2);
+}
+
+TEST(Cli, SimulateDefaultsAndUsage) {
+  CliRun r = Pz("simulate --bundle " PZ_SOURCE_DIR "/demo-site/bundle.json",
+             R"({"t":1,"type":"page_view","page":{"path":"/pricing"}}
+{"t":2,"decide":["banner","hero","nope"]}
+)");
+  EXPECT_EQ(r.code, 0);
+  EXPECT_EQ(r.out, R"({"t":2,"segments":["engaged","new"],"decisions":[{"slot":"banner","action":null,"content":{"title":"Free shipping over $50"}},{"slot":"hero","action":null,"content":{"title":"Welcome"}},{"slot":"nope","action":null,"content":null}]}
+)");
+  EXPECT_EQ(Pz("simulate", "").code, 2);
+  EXPECT_EQ(Pz("frobnicate", "").code, 2);
+}
+
+}  // namespace
+}  // namespace pz

@@ -1,0 +1,174 @@
+// The engine over event streams: incremental re-evaluation equals full re-evaluation, the
+// profile stays bounded, bad events change nothing.
+#include <gtest/gtest.h>
+
+#include <random>
+
+#include "pz/engine.h"
+#include "test_util.h"
+
+namespace pz {
+namespace {
+
+const int64_t kT0 = 1793577600000;
+
+// A bundle whose segments read every kind of input: windows of several sizes, since, traits,
+// context, page, event, profile, now, and other segments (a DAG).
+const char kBundle[] = R"({"version":"prop",
+  "retention":{"hourly_buckets":6,"daily_buckets":5},
+  "metrics":[{"id":"views","event":"view"},
+             {"id":"spend","event":"buy","sum":"props.v"},
+             {"id":"docs","event":"view","where":{"starts_with":[{"var":"page.path"},"/docs"]}}],
+  "segments":[
+    {"id":"w30m","rule":{">=":[{"count":["view","30m"]},2]}},
+    {"id":"w3h","rule":{">=":[{"metric":["views","3h"]},3]}},
+    {"id":"w2d","rule":{">":[{"metric":["spend","2d"]},50]}},
+    {"id":"all","rule":{">=":[{"count":["buy","all"]},2]}},
+    {"id":"recent","rule":{"<":[{"since":["buy"]},600000]}},
+    {"id":"docs","rule":{">=":[{"metric":["docs","5d"]},1]}},
+    {"id":"pro","rule":{"==":[{"var":"traits.plan"},"pro"]}},
+    {"id":"mobile","rule":{"==":[{"var":"context.device"},"mobile"]}},
+    {"id":"on_docs","rule":{"starts_with":[{"var":"page.path"},"/docs"]}},
+    {"id":"last_buy","rule":{"==":[{"var":"event.type"},"buy"]}},
+    {"id":"returning","rule":{">":[{"var":"profile.sessions"},1]}},
+    {"id":"odd_minute","rule":{"==":[{"%":[{"/":[{"var":"now"},60000]},2]},1]}},
+    {"id":"combo","rule":{"and":[{"in_segment":["w3h"]},{"!":{"in_segment":["pro"]}}]}},
+    {"id":"combo2","rule":{"or":[{"var":"segments.combo"},{"in_segment":["recent"]}]}},
+    {"id":"dyn","rule":{"==":[{"var":{"cat":["traits.",{"var":"context.key"}]}},1]}},
+    {"id":"bucketed","rule":{"<":[{"bucket":["exp1"]},50]}}],
+  "defaults":{"hero":{"content":"hi"}}})";
+
+std::string RandomLine(std::mt19937& rng, int64_t& t) {
+  std::uniform_int_distribution<int> kind(0, 99), small(0, 9);
+  // Time moves by a few seconds to a day, sometimes backwards a little (late events).
+  int step = kind(rng);
+  if (step < 60) {
+    t += 1000 * (1 + small(rng)) * 7;
+  } else if (step < 85) {
+    t += 60000 * (1 + small(rng)) * 9;
+  } else if (step < 97) {
+    t += 3600000LL * (1 + small(rng));
+  } else {
+    t -= 60000 * small(rng);
+  }
+  std::string ts = std::to_string(t);
+  int k = kind(rng);
+  static const char* paths[] = {"/", "/docs/a", "/pricing", "/docs"};
+  if (k < 40) {
+    return R"({"t":)" + ts + R"(,"type":"view","page":{"path":")" + paths[small(rng) % 4] + R"("}})";
+  }
+  if (k < 55) {
+    return R"({"t":)" + ts + R"(,"type":"buy","props":{"v":)" + std::to_string(small(rng) * 13) + "}}";
+  }
+  if (k < 65) return R"({"t":)" + ts + R"(,"type":"other"})";
+  if (k < 72) {
+    return R"({"t":)" + ts + R"(,"identify":"u1","traits":{"plan":")" +
+           (small(rng) < 5 ? "pro" : "free") + R"(","k":)" + std::to_string(small(rng) % 2) + "}}";
+  }
+  if (k < 80) {
+    return R"({"t":)" + ts + R"(,"decide":["hero"],"context":{"device":")" +
+           (small(rng) < 5 ? "mobile" : "desktop") + R"(","key":")" + (small(rng) < 5 ? "k" : "plan") +
+           R"("}})";
+  }
+  if (k < 88) {
+    return R"({"t":)" + ts + R"(,"decide":["hero"],"page":{"path":")" + paths[small(rng) % 4] + R"("}})";
+  }
+  if (k < 92) return R"({"t":)" + ts + R"(,"type":7})";  // rejected
+  return R"({"t":)" + ts + R"(,"decide":["hero"]})";
+}
+
+// Feeds the same lines to an incremental and a full-re-evaluation engine and compares
+// memberships after every line.
+void CheckIncrementalEqualsFull(uint32_t seed, int lines) {
+  Engine inc, full;
+  ASSERT_TRUE(inc.load_bundle(kBundle).ok());
+  ASSERT_TRUE(full.load_bundle(kBundle).ok());
+  inc.set_anonymous_id("visitor-" + std::to_string(seed));
+  full.set_anonymous_id("visitor-" + std::to_string(seed));
+  full.set_incremental(false);
+  std::mt19937 rng(seed);
+  int64_t t = kT0;
+  JsonParser parser;
+  for (int i = 0; i < lines; ++i) {
+    std::string line = RandomLine(rng, t);
+    Value v = parser.parse(line).value();
+    for (Engine* e : {&inc, &full}) {
+      if (const Value* slots = v.find("decide")) {
+        if (const Value* c = v.find("context")) ASSERT_TRUE(e->set_context(*c).ok());
+        const Value* page = v.find("page");
+        e->decide({"hero"}, static_cast<int64_t>(v.find("t")->as_number()), page ? *page : Value());
+        (void)slots;
+      } else if (const Value* user = v.find("identify")) {
+        ASSERT_TRUE(e->identify(user->as_string(), *v.find("traits"),
+                                static_cast<int64_t>(v.find("t")->as_number())).ok());
+      } else {
+        (void)e->ingest(v);
+      }
+    }
+    ASSERT_EQ(inc.segments(), full.segments()) << "seed " << seed << " line " << i << ": " << line;
+  }
+  // The incremental engine did less work.
+  EXPECT_LT(inc.segment_evaluations(), full.segment_evaluations());
+}
+
+TEST(Engine, IncrementalEqualsFullOnRandomStreams) {
+  for (uint32_t seed = 1; seed <= 40; ++seed) CheckIncrementalEqualsFull(seed, 400);
+}
+
+TEST(Engine, ProfileStaysBoundedUnderALongStream) {
+  Engine e;
+  ASSERT_TRUE(e.load_bundle(kBundle).ok());
+  int64_t t = kT0;
+  std::mt19937 rng(7);
+  for (int i = 0; i < 100000; ++i) {
+    t += 1000 + static_cast<int64_t>(rng() % 600000);
+    std::string type = (i % 3 == 0) ? "buy" : (i % 3 == 1 ? "view" : "type" + std::to_string(i));
+    ASSERT_TRUE(e.ingest(R"({"t":)" + std::to_string(t) + R"(,"type":")" + type +
+                         R"(","props":{"v":3}})").ok());
+  }
+  const Profile& p = e.profile();
+  // Series only for what the bundle names: 3 metrics, 2 counted types (view, buy).
+  EXPECT_EQ(p.metrics.size(), 3u);
+  EXPECT_EQ(p.counts.size(), 2u);
+  for (const std::vector<Series>* all : {&p.metrics, &p.counts}) {
+    for (const Series& s : *all) {
+      EXPECT_LE(s.hourly.size(), 7u);  // hourly_buckets + 1
+      EXPECT_LE(s.daily.size(), 6u);   // daily_buckets + 1
+    }
+  }
+  EXPECT_LT(to_json(p.to_value()).size(), 4096u);
+}
+
+TEST(Engine, RejectedEventChangesNothing) {
+  Engine e;
+  ASSERT_TRUE(e.load_bundle(kBundle).ok());
+  ASSERT_TRUE(e.ingest(R"({"t":1000,"type":"view","page":{"path":"/docs"}})").ok());
+  std::string before = to_json(e.profile().to_value());
+  for (const char* bad : {R"({"t":2000,"type":"view","page":{"path":5}})",
+                          R"({"t":"2000","type":"view"})", R"({"t":2000})", "[1]", "{",
+                          R"({"t":1e300,"type":"view"})", R"({"t":2000,"type":"buy","props":3})",
+                          R"({"t":2000,"type":"buy","id":5})"}) {
+    EXPECT_FALSE(e.ingest(bad).ok()) << bad;
+  }
+  EXPECT_EQ(to_json(e.profile().to_value()), before);
+  std::string huge = R"({"t":2000,"type":"view","props":{"x":")" + std::string(40000, 'a') + R"("}})";
+  EXPECT_EQ(e.ingest(huge).message(), "event is larger than 32768 bytes");
+  EXPECT_EQ(to_json(e.profile().to_value()), before);
+}
+
+TEST(Engine, SegmentsFollowTimeWithoutEvents) {
+  Engine e;
+  ASSERT_TRUE(e.load_bundle(R"({"version":"t","metrics":[{"id":"spend","event":"buy","sum":"props.v"}],
+    "segments":[{"id":"recent","rule":{"<":[{"since":["buy"]},600000]}},
+                {"id":"w2d","rule":{">":[{"metric":["spend","2d"]},50]}},
+                {"id":"last_buy","rule":{"==":[{"var":"event.type"},"buy"]}}]})").ok());
+  ASSERT_TRUE(e.ingest(R"({"t":)" + std::to_string(kT0) + R"(,"type":"buy","props":{"v":60}})").ok());
+  EXPECT_EQ(e.segments(), (std::vector<std::string>{"last_buy", "recent", "w2d"}));
+  e.evaluate(kT0 + 11 * 60000);  // since(buy) is now 11 min
+  EXPECT_EQ(e.segments(), (std::vector<std::string>{"last_buy", "w2d"}));
+  e.evaluate(kT0 + 3 * 86400000LL);  // the 2d window has moved past the purchase day
+  EXPECT_EQ(e.segments(), (std::vector<std::string>{"last_buy"}));
+}
+
+}  // namespace
+}  // namespace pz

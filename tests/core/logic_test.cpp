@@ -1,0 +1,292 @@
+// Every JsonLogic operator with its JavaScript edge cases. Expected values are reasoned from the
+// ECMAScript spec and json-logic-js 2.0.5's source; tests/js/jsonlogic_diff.test.mjs checks the
+// same engine against json-logic-js itself on random rules.
+#include <gtest/gtest.h>
+
+#include "pz/logic.h"
+#include "test_util.h"
+
+namespace pz {
+namespace {
+
+using testing::Eval;
+using testing::J;
+
+struct Case {
+  const char* rule;
+  const char* data;
+  const char* expected;
+};
+
+void RunTable(const std::vector<Case>& cases) {
+  for (const Case& c : cases) {
+    EXPECT_EQ(Eval(c.rule, c.data), c.expected) << "rule " << c.rule << " data " << c.data;
+  }
+}
+
+TEST(Logic, Var) {
+  RunTable({
+      {R"({"var":"a"})", R"({"a":1})", "1"},
+      {R"({"var":["a"]})", R"({"a":1})", "1"},
+      {R"({"var":"a.b.c"})", R"({"a":{"b":{"c":"deep"}}})", R"("deep")"},
+      {R"({"var":["x",5]})", R"({"a":1})", "5"},
+      {R"({"var":["a",5]})", R"({"a":null})", "null"},     // present null is not "not found"
+      {R"({"var":["a.b",5]})", R"({"a":null})", "5"},      // null on the way is
+      {R"({"var":""})", R"({"a":1})", R"({"a":1})"},
+      {R"({"var":null})", R"([1,2])", "[1,2]"},
+      {R"({"var":[]})", R"(7)", "7"},
+      {R"({"var":1})", R"(["a","b"])", R"("b")"},
+      {R"({"var":"1"})", R"(["a","b"])", R"("b")"},
+      {R"({"var":"01"})", R"(["a","b"])", "null"},          // not a canonical index
+      {R"({"var":"a.length"})", R"({"a":[1,2,3]})", "3"},
+      {R"({"var":"s.length"})", R"({"s":"h😀"})", "3"},    // UTF-16 units
+      {R"({"var":"s.1"})", R"({"s":"abc"})", R"("b")"},
+      {R"({"var":"n.x"})", R"({"n":5})", "null"},
+      {R"({"var":"a"})", "null", "null"},
+      {R"({"var":{"cat":["a",".b"]}})", R"({"a":{"b":2}})", "2"},  // computed path
+      {R"({"var":[["a"]]})", R"({"a":3})", "3"},            // String(["a"]) is "a"
+      {R"({"var":"a..b"})", R"({"a":{"":{"b":4}}})", "4"},
+  });
+}
+
+TEST(Logic, MissingAndMissingSome) {
+  RunTable({
+      {R"({"missing":["a","b"]})", R"({"a":1})", R"(["b"])"},
+      {R"({"missing":["a","b"]})", R"({"a":"","b":null})", R"(["a","b"])"},
+      {R"({"missing":[["a","b"],"c"]})", R"({})", R"(["a","b"])"},  // leading array wins
+      {R"({"missing":{"merge":["a",["b"]]}})", R"({"b":0})", R"(["a"])"},
+      {R"({"missing":[]})", R"({})", "[]"},
+      {R"({"missing_some":[1,["a","b"]]})", R"({"a":1})", "[]"},
+      {R"({"missing_some":[2,["a","b","c"]]})", R"({"a":1})", R"(["b","c"])"},
+      {R"({"missing_some":[1,"ab"]})", R"({})", "[]"},  // "ab".length 2 - 1 missing >= 1
+      {R"({"missing_some":[1]})", R"({})",
+       "error: TypeError: Cannot read properties of undefined (reading 'length')"},
+  });
+}
+
+TEST(Logic, IfAndOr) {
+  RunTable({
+      {R"({"if":[true,"yes","no"]})", "null", R"("yes")"},
+      {R"({"if":[[],"yes","no"]})", "null", R"("no")"},  // empty array is falsy
+      {R"({"if":["0","yes","no"]})", "null", R"("yes")"},  // "0" is truthy
+      {R"({"if":[false,1,false,2,3]})", "null", "3"},
+      {R"({"if":[false,1,false,2]})", "null", "null"},
+      {R"({"if":[]})", "null", "null"},
+      {R"({"if":5})", "null", "5"},
+      {R"({"?:":[1,"a","b"]})", "null", R"("a")"},
+      {R"({"and":[1,"",2]})", "null", R"("")"},
+      {R"({"and":[1,2]})", "null", "2"},
+      {R"({"and":[]})", "null", "null"},  // undefined prints as null
+      {R"({"or":[0,[],"x"]})", "null", R"("x")"},
+      {R"({"or":[0,false]})", "null", "false"},
+      {R"({"if":[true,1,{"nope":[]}]})", "null", "1"},  // untaken branch never throws
+  });
+}
+
+TEST(Logic, Equality) {
+  RunTable({
+      {R"({"==":[1,"1"]})", "null", "true"},
+      {R"({"==":[0,""]})", "null", "true"},
+      {R"({"==":[null,0]})", "null", "false"},
+      {R"({"==":[null]})", "null", "true"},  // null == undefined
+      {R"({"==":[[],false]})", "null", "true"},
+      {R"({"==":[[0],false]})", "null", "true"},
+      {R"({"==":[[1,2],"1,2"]})", "null", "true"},
+      {R"({"==":[[1],[1]]})", "null", "false"},  // two arrays, two identities
+      {R"({"==":[{"var":"a"},{"var":"a"}]})", R"({"a":[1]})", "true"},  // one identity
+      {R"({"==":[true,"1"]})", "null", "true"},
+      {R"({"==":["true",true]})", "null", "false"},
+      {R"({"==":[{"/":[0,0]},{"/":[0,0]}]})", "null", "false"},  // NaN
+      {R"({"===":[1,"1"]})", "null", "false"},
+      {R"({"===":[0,-0]})", "null", "true"},
+      {R"({"!=":[1,"2"]})", "null", "true"},
+      {R"({"!==":[1,1]})", "null", "false"},
+  });
+}
+
+TEST(Logic, Comparison) {
+  RunTable({
+      {R"({"<":["10","9"]})", "null", "true"},  // both strings: by code units
+      {R"({"<":["10",9]})", "null", "false"},
+      {R"({"<":[1,2,3]})", "null", "true"},
+      {R"({"<":[1,3,2]})", "null", "false"},
+      {R"({"<=":[1,1,1]})", "null", "true"},
+      {R"({"<":[1]})", "null", "false"},
+      {R"({">":["b","a"]})", "null", "true"},
+      {R"({">=":[null,0]})", "null", "true"},
+      {R"({">":[null,-1]})", "null", "true"},
+      {R"({"<=":["abc",1]})", "null", "false"},  // NaN compares false
+      {R"({">=":["abc",1]})", "null", "false"},
+      {R"({"<":[[2],[10]]})", "null", "false"},  // "2" < "10" as strings
+      {R"({"<":["￡","😀"]})", "null", "false"},  // U+FFE1 > U+D83D
+  });
+}
+
+TEST(Logic, Negation) {
+  RunTable({
+      {R"({"!":[true]})", "null", "false"},
+      {R"({"!":true})", "null", "false"},
+      {R"({"!":[[]]})", "null", "true"},
+      {R"({"!":[]})", "null", "true"},  // !undefined
+      {R"({"!!":["0"]})", "null", "true"},
+      {R"({"!!":[[0]]})", "null", "true"},
+      {R"({"!!":[{"/":[0,0]}]})", "null", "false"},
+  });
+}
+
+TEST(Logic, Arithmetic) {
+  RunTable({
+      {R"({"+":[1,"2"]})", "null", "3"},
+      {R"({"+":["3px",1]})", "null", "4"},  // parseFloat
+      {R"({"+":"3"})", "null", "3"},
+      {R"({"+":[]})", "null", "0"},
+      {R"({"+":[true]})", "null", "null"},  // parseFloat("true") is NaN
+      {R"({"+":[0.1,0.2]})", "null", "0.30000000000000004"},
+      {R"({"*":["3"]})", "null", R"("3")"},  // reduce without initial returns the element
+      {R"({"*":[2,"3"]})", "null", "6"},
+      {R"({"*":[]})", "null", "error: TypeError: Reduce of empty array with no initial value"},
+      {R"({"-":[5]})", "null", "-5"},
+      {R"({"-":["3px",1]})", "null", "null"},  // ToNumber, not parseFloat
+      {R"({"-":[[],1]})", "null", "-1"},
+      {R"({"-":[5,{"and":[]}]})", "null", "-5"},  // b === undefined -> negation
+      {R"({"/":[1,0]})", "null", "null"},         // Infinity prints as null
+      {R"({"/":[" 6 ","3"]})", "null", "2"},
+      {R"({"%":[-5,3]})", "null", "-2"},
+      {R"({"%":[5.5,2]})", "null", "1.5"},
+      {R"({"max":[1,"3",2]})", "null", "3"},
+      {R"({"max":[]})", "null", "null"},  // -Infinity
+      {R"({"min":[1,"x"]})", "null", "null"},
+      {R"({"min":[null,1]})", "null", "0"},
+      {R"({"*":[1e21,1]})", "null", "1e+21"},
+      {R"({"/":[1,3]})", "null", "0.3333333333333333"},
+      {R"({"*":[1e-7,1]})", "null", "1e-7"},
+  });
+}
+
+TEST(Logic, ArrayOperators) {
+  RunTable({
+      {R"({"map":[[1,2],{"*":[{"var":""},2]}]})", "null", "[2,4]"},
+      {R"({"map":[{"var":"xs"},{"+":[{"var":""},1]}]})", R"({"xs":[1]})", "[2]"},
+      {R"({"map":["abc",{"var":""}]})", "null", "[]"},
+      {R"({"filter":[[1,2,3,4],{"%":[{"var":""},2]}]})", "null", "[1,3]"},
+      {R"({"reduce":[[1,2,3],{"+":[{"var":"current"},{"var":"accumulator"}]},10]})", "null", "16"},
+      {R"({"reduce":[[1,2],{"var":"current"}]})", "null", "2"},
+      {R"({"reduce":[5,{"var":"current"},"init"]})", "null", R"("init")"},
+      {R"({"all":[[1,2],{">":[{"var":""},0]}]})", "null", "true"},
+      {R"({"all":[[],{">":[{"var":""},0]}]})", "null", "false"},
+      {R"({"none":[[],{">":[{"var":""},0]}]})", "null", "true"},
+      {R"({"some":[[0,"",1],{"var":""}]})", "null", "true"},
+      {R"({"some":[{"var":"items"},{">=":[{"var":"qty"},2]}]})", R"({"items":[{"qty":1},{"qty":2}]})",
+       "true"},
+      {R"({"merge":[[1,2],3,[[4]]]})", "null", "[1,2,3,[4]]"},
+      {R"({"merge":[]})", "null", "[]"},
+      {R"({"in":["a",["a","b"]]})", "null", "true"},
+      {R"({"in":["a",[["a"]]]})", "null", "false"},
+      {R"({"in":[1,"a1"]})", "null", "true"},  // indexOf(String(1))
+      {R"({"in":["x",[]]})", "null", "false"},
+      {R"({"in":["x",""]})", "null", "false"},
+      {R"({"in":[1,[1]]})", "null", "true"},
+      {R"({"in":["1",[1]]})", "null", "false"},  // strict equality inside arrays
+  });
+}
+
+TEST(Logic, Strings) {
+  RunTable({
+      {R"({"cat":["a",1,null,true]})", "null", R"("a1true")"},
+      {R"({"cat":[[1,[2,null]],{}]})", "null", R"("1,2,[object Object]")"},
+      {R"({"cat":[1.5e300,-0]})", "null", R"("1.5e+3000")"},
+      {R"({"substr":["jsonlogic",4]})", "null", R"("logic")"},
+      {R"({"substr":["jsonlogic",-5]})", "null", R"("logic")"},
+      {R"({"substr":["jsonlogic",1,3]})", "null", R"("son")"},
+      {R"({"substr":["jsonlogic",4,-2]})", "null", R"("log")"},
+      {R"({"substr":["jsonlogic",0,"-2"]})", "null", R"("")"},  // length + "-2" concatenates
+      {R"({"substr":[null,1]})", "null", R"("ull")"},
+      {R"({"substr":["😀abc",1]})", "null", R"("\ude00abc")"},  // splits a surrogate pair
+      {R"({"cat":[{"substr":["😀",0,1]},{"substr":["😀",1]}]})", "null", R"("😀")"},
+  });
+}
+
+TEST(Logic, Extensions) {
+  RunTable({
+      {R"({"starts_with":[{"var":"p"},"/pri"]})", R"({"p":"/pricing"})", "true"},
+      {R"({"starts_with":[5,"5"]})", "null", "false"},  // strings only
+      {R"({"ends_with":["shoe.png",".png"]})", "null", "true"},
+      {R"({"ends_with":["a","abc"]})", "null", "false"},
+      {R"({"sem_ver":["1.2.3",">=","1.2.0"]})", "null", "true"},
+      {R"({"sem_ver":["1.0.0-beta","<","1.0.0"]})", "null", "true"},
+      {R"({"sem_ver":["1.2.3","^","1.9.0"]})", "null", "true"},
+      {R"({"sem_ver":["1.x","=","1.0.0"]})", "null", "false"},
+  });
+}
+
+TEST(Logic, UnknownOperators) {
+  RunTable({
+      {R"({"fo":[1]})", "null", "error: Unrecognized operation fo"},
+      {R"({"a.b":[1]})", "null", "error: Unrecognized operation a.b (failed at a)"},
+      {R"({"fo":[{"*":[]}]})", "null",  // arguments are evaluated first
+       "error: TypeError: Reduce of empty array with no initial value"},
+      {R"({})", "null", "{}"},                              // not logic: a literal
+      {R"({"a":1,"b":2})", "null", R"({"a":1,"b":2})"},
+      {R"([{"var":"a"},1])", R"({"a":0})", "[0,1]"},  // arrays are evaluated element-wise
+      {R"({"count":["x","7d"]})", "null",
+       "compile error: count: count needs a visitor profile: it is available in bundle rules only"},
+  });
+}
+
+TEST(Logic, ConstantFolding) {
+  Program p;
+  std::vector<CompileError> errors;
+  ASSERT_TRUE(compile_rule(J(R"({"and":[{">":[3,2]},{"in":["b",["a","b"]]}]})"), {}, p, errors));
+  EXPECT_TRUE(p.is_constant());
+  ASSERT_TRUE(compile_rule(J(R"({"==":[{"var":"x"},{"+":[1,2]}]})"), {}, p, errors));
+  EXPECT_FALSE(p.is_constant());
+  // {"merge":…} builds a new array every time: never folded into one shared value.
+  ASSERT_TRUE(compile_rule(J(R"({"==":[{"merge":[1]},{"merge":[1]}]})"), {}, p, errors));
+  EXPECT_EQ(to_json(evaluate(p, Value(), nullptr).value()), "false");
+}
+
+TEST(Logic, BundleModeErrorsCarryPaths) {
+  CompileOptions bundle;
+  bundle.bundle = true;
+  struct E {
+    const char* rule;
+    const char* path;
+    const char* message;
+  };
+  for (const E& e : std::vector<E>{
+           {R"({"and":[true,{"fo":1}]})", "and[1]", "unknown operator \"fo\""},
+           {R"({"var":"user.plan"})", "var", "unknown variable \"user\": rules read event.*, "
+                                             "page.*, traits.*, segments.*, context.*, profile.* or now"},
+           {R"({"count":[{"var":"t"},"7d"]})", "count", "count expects an event type as a literal string"},
+           {R"({"count":["buy","7w"]})", "count",
+            "invalid window \"7w\": expected <n>m, <n>h, <n>d or all"},
+           {R"({"metric":["x"]})", "metric", "metric takes 2 arguments, got 1"},
+           {R"({"var":"segments"})", "var", "segments must be read as segments.<id>"},
+       }) {
+    Program p;
+    std::vector<CompileError> errors;
+    EXPECT_FALSE(compile_rule(J(e.rule), bundle, p, errors)) << e.rule;
+    ASSERT_EQ(errors.size(), 1u) << e.rule;
+    EXPECT_EQ(errors[0].path, e.path) << e.rule;
+    EXPECT_EQ(errors[0].message, e.message) << e.rule;
+  }
+}
+
+TEST(Logic, Windows) {
+  Window w;
+  std::string error;
+  ASSERT_TRUE(parse_window("30m", w, error));
+  EXPECT_EQ(w.ms, 30 * 60000);
+  ASSERT_TRUE(parse_window("48h", w, error));
+  EXPECT_EQ(w.ms, 48 * 3600000LL);
+  ASSERT_TRUE(parse_window("90d", w, error));
+  EXPECT_EQ(w.ms, 90 * 86400000LL);
+  ASSERT_TRUE(parse_window("all", w, error));
+  EXPECT_TRUE(w.all());
+  for (const char* bad : {"", "d", "0d", "07d", "-1d", "1.5h", "7w", "1000000d", "All"}) {
+    EXPECT_FALSE(parse_window(bad, w, error)) << bad;
+  }
+}
+
+}  // namespace
+}  // namespace pz
