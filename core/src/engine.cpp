@@ -79,13 +79,20 @@ struct Engine::State : RuleHost {
 
   // Segment state.
   std::vector<char> member;
-  std::vector<char> changed;  // membership flipped in the current pass
   std::vector<int64_t> valid_until;
   bool evaluated = false;
   int64_t last_now = 0;
   Value seen_event, seen_page, seen_traits, seen_context;
   std::vector<char> metric_changed, count_changed;
   bool profile_changed = false;
+
+  // Who reads what (built per bundle): an input change marks exactly its readers dirty.
+  std::vector<std::vector<int>> metric_readers, count_readers, segment_readers;
+  std::vector<std::vector<int>> flag_readers;  // by kDep* bit
+  std::vector<int> timed;                      // segments whose windows move with time
+  std::vector<int> every_ms;                   // segments that read now/since: every new time
+  int64_t next_wakeup = INT64_MIN;             // min valid_until over `timed`
+  std::vector<char> dirty;
 
   // What the rules see during an evaluation.
   int64_t now = 0;
@@ -98,11 +105,32 @@ struct Engine::State : RuleHost {
     profile.metrics.assign(bundle.metrics.size(), Series());
     profile.counts.assign(bundle.event_types.size(), Series());
     member.assign(bundle.segments.size(), 0);
-    changed.assign(bundle.segments.size(), 0);
     valid_until.assign(bundle.segments.size(), 0);
     metric_changed.assign(bundle.metrics.size(), 0);
     count_changed.assign(bundle.event_types.size(), 0);
     evaluated = false;
+    metric_readers.assign(bundle.metrics.size(), {});
+    count_readers.assign(bundle.event_types.size(), {});
+    segment_readers.assign(bundle.segments.size(), {});
+    flag_readers.assign(32, {});
+    timed.clear();
+    every_ms.clear();
+    dirty.assign(bundle.segments.size(), 0);
+    for (size_t i = 0; i < bundle.segments.size(); ++i) {
+      const SegmentDef& seg = bundle.segments[i];
+      int id = static_cast<int>(i);
+      for (int m : seg.metric_deps) metric_readers[static_cast<size_t>(m)].push_back(id);
+      for (int c : seg.count_deps) count_readers[static_cast<size_t>(c)].push_back(id);
+      for (int d : seg.segment_deps) segment_readers[static_cast<size_t>(d)].push_back(id);
+      for (uint32_t bit = 0; bit < 32; ++bit) {
+        if (seg.deps & (1u << bit)) flag_readers[bit].push_back(id);
+      }
+      if (seg.deps & kDepNow) {
+        every_ms.push_back(id);
+      } else if (!seg.metric_windows.empty()) {
+        timed.push_back(id);
+      }
+    }
   }
 
   // RuleHost.
@@ -225,32 +253,42 @@ void Engine::State::evaluate(int64_t at, const Value& page_override) {
   if (profile_changed) flags |= kDepProfile;
   bool time_moved = evaluated && at != last_now;
   bool backwards = evaluated && at < last_now;
-  bool full = !evaluated || !incremental;
-
-  std::fill(changed.begin(), changed.end(), 0);
+  auto mark = [&](const std::vector<int>& readers) {
+    for (int r : readers) dirty[static_cast<size_t>(r)] = 1;
+  };
+  if (!evaluated || !incremental) {
+    std::fill(dirty.begin(), dirty.end(), 1);
+  } else {
+    for (size_t m = 0; m < metric_changed.size(); ++m) {
+      if (metric_changed[m]) mark(metric_readers[m]);
+    }
+    for (size_t c = 0; c < count_changed.size(); ++c) {
+      if (count_changed[c]) mark(count_readers[c]);
+    }
+    flags |= kDepData;  // a dynamic var may read anything: always re-evaluated
+    for (uint32_t bit = 0; bit < 32; ++bit) {
+      if (flags & (1u << bit)) mark(flag_readers[bit]);
+    }
+    if (time_moved) {
+      mark(every_ms);
+      if (backwards || at >= next_wakeup) {
+        for (int t : timed) {
+          size_t i = static_cast<size_t>(t);
+          if (backwards || at >= valid_until[i]) dirty[i] = 1;
+        }
+      }
+    }
+  }
   for (int index : bundle.segment_order) {
     size_t i = static_cast<size_t>(index);
+    if (!dirty[i]) continue;
+    dirty[i] = 0;
     const SegmentDef& seg = bundle.segments[i];
-    bool need = full || (seg.deps & (flags | kDepData)) != 0;
-    if (!need && time_moved) {
-      need = (seg.deps & kDepNow) != 0 || backwards || at >= valid_until[i];
-    }
-    for (size_t k = 0; !need && k < seg.metric_deps.size(); ++k) {
-      need = metric_changed[static_cast<size_t>(seg.metric_deps[k])] != 0;
-    }
-    for (size_t k = 0; !need && k < seg.count_deps.size(); ++k) {
-      need = count_changed[static_cast<size_t>(seg.count_deps[k])] != 0;
-    }
-    for (size_t k = 0; !need && k < seg.segment_deps.size(); ++k) {
-      need = changed[static_cast<size_t>(seg.segment_deps[k])] != 0;
-    }
-    if (!need) continue;
     ++evaluations;
-    Result<Value> r = pz::evaluate(seg.rule, Value(), this);
-    char in = (r.ok() && truthy(r.value())) ? 1 : 0;
+    char in = evaluate_condition(seg.rule, this) ? 1 : 0;
     if (in != member[i]) {
       member[i] = in;
-      changed[i] = 1;
+      mark(segment_readers[i]);  // later in the order: re-evaluated in this same pass
     }
     int64_t until = INT64_MAX;
     for (const Window& w : seg.metric_windows) {
@@ -258,6 +296,8 @@ void Engine::State::evaluate(int64_t at, const Value& page_override) {
     }
     valid_until[i] = until;
   }
+  next_wakeup = INT64_MAX;
+  for (int t : timed) next_wakeup = std::min(next_wakeup, valid_until[static_cast<size_t>(t)]);
   evaluated = true;
   last_now = at;
   seen_event = event;

@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <cstring>
+#include <span>
 
 #include "pz/json.h"
 #include "pz/jsnum.h"
@@ -59,6 +60,8 @@ enum class Program::Op : unsigned char {
   kEndsWith,
   kSemVer,
   kBucket,
+  kCmpWindow,  // fused `count|metric` compared with a constant number; ns: the comparison,
+               // shared: the constant is on the left
 };
 
 struct Program::Node {
@@ -208,6 +211,7 @@ bool strict_equal(const Value& a, const Value& b) {
 
 // IsLooselyEqual (ECMAScript 7.2.14).
 bool loose_equal(const Value& x, const Value& y) {
+  if (x.is_number() && y.is_number()) return x.as_number() == y.as_number();
   bool x_ref = x.is_reference(), y_ref = y.is_reference();
   if (x.kind() == y.kind() || (x_ref && y_ref)) return strict_equal(x, y);
   if (x.is_nullish() && y.is_nullish()) return true;
@@ -223,6 +227,11 @@ bool loose_equal(const Value& x, const Value& y) {
 
 // IsLessThan: 1 true, 0 false, -1 undefined (a NaN was involved).
 int less_than(const Value& x, const Value& y) {
+  if (x.is_number() && y.is_number()) {
+    double a = x.as_number(), b = y.as_number();
+    if (std::isnan(a) || std::isnan(b)) return -1;
+    return a < b ? 1 : 0;
+  }
   Value px = to_primitive(x), py = to_primitive(y);
   if (px.is_string() && py.is_string()) {
     return js_compare(px.as_string(), py.as_string()) < 0 ? 1 : 0;
@@ -314,7 +323,7 @@ Value var_lookup(const Value& data, const Value& key, const Value& fallback) {
 }
 
 // Math.max / Math.min over ToNumber of each argument.
-double js_max(const std::vector<Value>& args, bool is_max) {
+double js_max(std::span<const Value> args, bool is_max) {
   double result = is_max ? -INFINITY : INFINITY;
   bool nan = false;
   for (const Value& a : args) {
@@ -370,12 +379,45 @@ bool parse_window(std::string_view text, Window& out, std::string& error) {
 // ---------------------------------------------------------------------------------------------
 // Evaluation.
 
+// Evaluated arguments of one operator: up to 4 inline, more on the heap.
+class ArgList {
+ public:
+  void reserve(size_t n) {
+    if (n > kInline) heap_.reserve(n);
+  }
+  void push_back(Value v) {
+    if (size_ < kInline && heap_.empty()) {
+      inline_[size_++] = std::move(v);
+      return;
+    }
+    if (heap_.empty()) {
+      for (size_t i = 0; i < size_; ++i) heap_.push_back(std::move(inline_[i]));
+    }
+    heap_.push_back(std::move(v));
+    ++size_;
+  }
+  size_t size() const { return size_; }
+  bool empty() const { return size_ == 0; }
+  const Value* data() const { return heap_.empty() ? inline_ : heap_.data(); }
+  const Value& operator[](size_t i) const { return data()[i]; }
+  const Value* begin() const { return data(); }
+  const Value* end() const { return data() + size_; }
+
+ private:
+  static constexpr size_t kInline = 4;
+  Value inline_[kInline];
+  std::vector<Value> heap_;
+  size_t size_ = 0;
+};
+
 class RuleEvaluator {
  public:
   RuleEvaluator(const Program& p, RuleHost* host) : p_(p), host_(host) {}
 
   // `data` null means the bundle root (built lazily from the host).
   Value eval(uint32_t index, const Value* data);
+  Value eval_node(const Node& n, const Value* data);
+  bool compare_window(const Node& n);
 
   bool failed() const { return failed_; }
   std::string& error() { return error_; }
@@ -398,7 +440,7 @@ class RuleEvaluator {
   }
   uint32_t kid(const Node& n, uint32_t i) const { return p_.kids_[n.first + i]; }
   // Evaluates every argument (JsonLogic's depth-first step).
-  bool eval_args(const Node& n, const Value* data, std::vector<Value>& out) {
+  bool eval_args(const Node& n, const Value* data, ArgList& out) {
     out.reserve(n.count);
     for (uint32_t i = 0; i < n.count; ++i) {
       out.push_back(eval(kid(n, i), data));
@@ -406,7 +448,7 @@ class RuleEvaluator {
     }
     return true;
   }
-  Value missing(const Value& data, const std::vector<Value>& args);
+  Value missing(const Value& data, std::span<const Value> args);
   Value scoped(const Node& n, const Value* data);
 
   const Program& p_;
@@ -423,11 +465,11 @@ class RuleEvaluator {
     if (failed_) return Value(); \
   } while (0)
 
-Value RuleEvaluator::missing(const Value& data, const std::vector<Value>& args) {
-  const std::vector<Value>* keys = &args;
-  if (!args.empty() && args[0].is_array()) keys = &args[0].as_array();
+Value RuleEvaluator::missing(const Value& data, std::span<const Value> args) {
+  std::span<const Value> keys = args;
+  if (!args.empty() && args[0].is_array()) keys = args[0].as_array();
   Array result;
-  for (const Value& key : *keys) {
+  for (const Value& key : keys) {
     Value found;
     if (key.is_array()) {  // apply({"var": key}) spreads an array key as (path, default)
       const Array& a = key.as_array();
@@ -503,8 +545,59 @@ Value RuleEvaluator::scoped(const Node& n, const Value* data) {
   }
 }
 
+// The hot operators of segment rules stay in this small frame; the rest go to eval_node.
 Value RuleEvaluator::eval(uint32_t index, const Value* data) {
   const Node& n = p_.nodes_[index];
+  switch (n.op) {
+    case Op::kConst:
+      return n.constant;
+    case Op::kCmpWindow:
+      return Value::Bool(compare_window(n));
+    case Op::kAnd:
+    case Op::kOr: {
+      Value current;
+      for (uint32_t i = 0; i < n.count; ++i) {
+        PZ_EVAL(current, kid(n, i), data);
+        if (truthy(current) == (n.op == Op::kOr)) return current;
+      }
+      return current;
+    }
+    default:
+      return eval_node(n, data);
+  }
+}
+
+bool RuleEvaluator::compare_window(const Node& n) {
+  const Node& w = p_.nodes_[kid(n, 0)];
+  const RuleRef& ref = p_.refs_[static_cast<size_t>(w.aux)];
+  double x = 0;
+  if (host_ != nullptr) {
+    x = w.op == Op::kCount ? host_->count(ref.slot, ref.window) : host_->metric(ref.slot, ref.window);
+  }
+  double k = p_.nodes_[kid(n, 1)].constant.as_number();
+  double a = n.shared ? k : x, b = n.shared ? x : k;
+  switch (static_cast<Op>(n.ns)) {
+    case Op::kEq:
+    case Op::kStrictEq:
+      return a == b;
+    case Op::kNe:
+    case Op::kStrictNe:
+      return a != b;
+    case Op::kLt:
+      return a < b;
+    case Op::kLe:
+      return a <= b;  // false with NaN, as JavaScript's IsLessThan gives undefined
+    case Op::kGt:
+      return a > b;
+    default:
+      return a >= b;
+  }
+}
+
+#if defined(__GNUC__)
+__attribute__((noinline))
+#endif
+Value RuleEvaluator::eval_node(const Node& n, const Value* data) {
   switch (n.op) {
     case Op::kConst:
       return n.constant;
@@ -531,7 +624,7 @@ Value RuleEvaluator::eval(uint32_t index, const Value* data) {
         if (parts.empty()) return scope;
         return walk_path(scope, parts, fallback.is_undefined() ? Value::Null() : fallback);
       }
-      std::vector<Value> args;
+      ArgList args;
       if (!eval_args(n, data, args)) return Value();
       return var_lookup(scope, args.empty() ? Value() : args[0],
                         args.size() > 1 ? args[1] : Value());
@@ -601,8 +694,46 @@ Value RuleEvaluator::eval(uint32_t index, const Value* data) {
       break;
   }
 
+  // Binary comparisons, the bulk of segment rules: two locals, no argument list.
+  if (n.count == 2) {
+    switch (n.op) {
+      case Op::kEq:
+      case Op::kNe:
+      case Op::kStrictEq:
+      case Op::kStrictNe:
+      case Op::kLt:
+      case Op::kLe:
+      case Op::kGt:
+      case Op::kGe: {
+        Value a, b;
+        PZ_EVAL(a, kid(n, 0), data);
+        PZ_EVAL(b, kid(n, 1), data);
+        switch (n.op) {
+          case Op::kEq:
+            return Value::Bool(loose_equal(a, b));
+          case Op::kNe:
+            return Value::Bool(!loose_equal(a, b));
+          case Op::kStrictEq:
+            return Value::Bool(strict_equal(a, b));
+          case Op::kStrictNe:
+            return Value::Bool(!strict_equal(a, b));
+          case Op::kLt:
+            return Value::Bool(js_lt(a, b));
+          case Op::kLe:
+            return Value::Bool(js_le(a, b));
+          case Op::kGt:
+            return Value::Bool(js_gt(a, b));
+          default:
+            return Value::Bool(js_ge(a, b));
+        }
+      }
+      default:
+        break;
+    }
+  }
+
   // Everyone else: arguments first, depth-first.
-  std::vector<Value> args;
+  ArgList args;
   if (!eval_args(n, data, args)) return Value();
   static const Value kUndefined;
   auto arg = [&](size_t i) -> const Value& { return i < args.size() ? args[i] : kUndefined; };
@@ -639,7 +770,7 @@ Value RuleEvaluator::eval(uint32_t index, const Value* data) {
     }
     case Op::kMax:
     case Op::kMin:
-      return Value::Number(js_max(args, n.op == Op::kMax));
+      return Value::Number(js_max(std::span<const Value>(args.data(), args.size()), n.op == Op::kMax));
     case Op::kAdd: {
       double acc = 0;
       for (const Value& a : args) acc = (acc == 0 ? 0.0 : acc) + parse_float_value(a);
@@ -685,6 +816,13 @@ Value RuleEvaluator::eval(uint32_t index, const Value* data) {
           if (strict_equal(item, needle)) return Value::Bool(true);
         }
       }
+      if (haystack.is_object()) {
+        // `typeof b.indexOf` is not "undefined" for an own indexOf member, which is then called.
+        const Value* own = haystack.find("indexOf");
+        if (own != nullptr && !own->is_undefined()) {
+          return fail("TypeError: b.indexOf is not a function");
+        }
+      }
       return Value::Bool(false);
     }
     case Op::kCat: {
@@ -710,7 +848,8 @@ Value RuleEvaluator::eval(uint32_t index, const Value* data) {
     case Op::kLog:
       return arg(0);
     case Op::kMissing:
-      return missing(n.root_scope ? resolve(nullptr) : resolve(data), args);
+      return missing(n.root_scope ? resolve(nullptr) : resolve(data),
+                     std::span<const Value>(args.data(), args.size()));
     case Op::kMissingSome: {
       const Value& options = arg(1);
       if (options.is_nullish()) {
@@ -760,6 +899,13 @@ Value RuleEvaluator::eval(uint32_t index, const Value* data) {
     default:
       return fail("internal error: unhandled operator");
   }
+}
+
+bool evaluate_condition(const Program& program, RuleHost* host) {
+  static const Value kNoData;
+  RuleEvaluator ev(program, host);
+  Value out = ev.eval(program.root_, &kNoData);
+  return !ev.failed() && truthy(out);
 }
 
 Result<Value> evaluate(const Program& program, const Value& data, RuleHost* host) {
@@ -838,6 +984,22 @@ bool is_pure(Op op) {
       return false;
     default:
       return true;
+  }
+}
+
+bool is_comparison(Op op) {
+  switch (op) {
+    case Op::kEq:
+    case Op::kStrictEq:
+    case Op::kNe:
+    case Op::kStrictNe:
+    case Op::kLt:
+    case Op::kLe:
+    case Op::kGt:
+    case Op::kGe:
+      return true;
+    default:
+      return false;
   }
 }
 
@@ -950,6 +1112,22 @@ uint32_t RuleCompiler::finish(Node node, const std::vector<uint32_t>& kids) {
     // Keep a built copy for read-only consumers; others still get a fresh array each time.
     RuleEvaluator ev(p_, nullptr);
     p_.nodes_[index].constant = ev.eval(index, nullptr);
+  } else if (!all_const && p_.nodes_[index].count == 2 && is_comparison(op)) {
+    // count/metric compared with a number: read the window as a double, compare, no Values.
+    Node& n = p_.nodes_[index];
+    uint32_t k0 = p_.kids_[n.first], k1 = p_.kids_[n.first + 1];
+    auto is_window = [&](uint32_t k) {
+      return p_.nodes_[k].op == Op::kCount || p_.nodes_[k].op == Op::kMetric;
+    };
+    auto is_number = [&](uint32_t k) {
+      return p_.nodes_[k].op == Op::kConst && p_.nodes_[k].constant.is_number();
+    };
+    if ((is_window(k0) && is_number(k1)) || (is_number(k0) && is_window(k1))) {
+      n.shared = !is_window(k0);
+      if (n.shared) std::swap(p_.kids_[n.first], p_.kids_[n.first + 1]);
+      n.ns = static_cast<unsigned char>(op);
+      n.op = Op::kCmpWindow;
+    }
   } else if (all_const && (is_pure(op) || op == Op::kIf || op == Op::kAnd || op == Op::kOr)) {
     RuleEvaluator ev(p_, nullptr);
     static const Value kEmpty;

@@ -42,6 +42,7 @@ void Series::add(int64_t t, double amount, const Retention& retention) {
   add_bucket(hourly, floor_div(t, kHourMs), amount, retention.hourly_buckets);
   add_bucket(daily, floor_div(t, kDayMs), amount, retention.daily_buckets);
   total += amount;
+  for (CachedSum& c : cache_) c.size = 0;
   if (!seen || t > last_t) last_t = t;
   seen = true;
 }
@@ -50,7 +51,12 @@ double Series::window_value(int64_t now, const Window& window, const Retention& 
   if (window.all()) return total;
   int64_t size = tier_size(window, retention);
   int64_t first = floor_div(now - window.ms, size);
-  return sum_from(size == kHourMs ? hourly : daily, first);
+  for (const CachedSum& c : cache_) {
+    if (c.size == size && c.first == first) return c.value;
+  }
+  double value = sum_from(size == kHourMs ? hourly : daily, first);
+  cache_[cache_next_++ % 4] = CachedSum{size, first, value};
+  return value;
 }
 
 int64_t Series::next_change(int64_t now, const Window& window, const Retention& retention) {

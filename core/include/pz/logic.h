@@ -97,6 +97,7 @@ class Program {
   friend bool compile_rule(const Value&, const struct CompileOptions&, Program&,
                            std::vector<struct CompileError>&);
   friend Result<Value> evaluate(const Program&, const Value&, class RuleHost*);
+  friend bool evaluate_condition(const Program&, class RuleHost*);
   std::vector<Node> nodes_;
   std::vector<uint32_t> kids_;
   std::vector<std::vector<std::string>> paths_;
@@ -115,6 +116,9 @@ bool compile_rule(const Value& rule, const CompileOptions& options, Program& out
 // is then ignored at the root). `host` may be null for plain rules. Errors (what JavaScript would
 // throw) come back as kEvalError.
 Result<Value> evaluate(const Program& program, const Value& data, RuleHost* host);
+
+// A bundle rule as a condition: truthy result -> true; an evaluation error -> false.
+bool evaluate_condition(const Program& program, RuleHost* host);
 
 // JavaScript truthiness as JsonLogic defines it (an empty array is falsy).
 bool truthy(const Value& value);

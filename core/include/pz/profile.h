@@ -57,6 +57,17 @@ struct Series {
   double window_value(int64_t now, const Window& window, const Retention& retention) const;
   // The first time after `now` at which window_value can change without a new event.
   static int64_t next_change(int64_t now, const Window& window, const Retention& retention);
+
+ private:
+  // Recent window sums (many segments read the same metric and window at the same time);
+  // cleared by add(). Summation order is always newest bucket first, cached or not.
+  struct CachedSum {
+    int64_t size = 0;  // 0: empty entry
+    int64_t first = 0;
+    double value = 0;
+  };
+  mutable CachedSum cache_[4];
+  mutable unsigned cache_next_ = 0;
 };
 
 struct Profile {
