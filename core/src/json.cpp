@@ -38,6 +38,68 @@ namespace {
 
 constexpr int kMaxDepth = 512;
 
+// JSON string unescaping that keeps lone UTF-16 surrogates (as WTF-8), as JSON.parse does;
+// used only when simdjson refuses a string for such an escape. `raw` starts after the opening
+// quote. Returns false on a malformed escape.
+bool unescape_wtf8(const char* raw, const char* limit, std::string& out) {
+  std::u16string pending;  // \u escapes in a row, decoded together so that pairs join
+  auto flush = [&] {
+    if (!pending.empty()) append_wtf8(pending, out);
+    pending.clear();
+  };
+  auto hex4 = [&](const char* p, uint32_t& v) {
+    if (limit - p < 4) return false;
+    v = 0;
+    for (int i = 0; i < 4; ++i) {
+      char c = p[i];
+      v <<= 4;
+      if (c >= '0' && c <= '9') v |= static_cast<uint32_t>(c - '0');
+      else if (c >= 'a' && c <= 'f') v |= static_cast<uint32_t>(c - 'a' + 10);
+      else if (c >= 'A' && c <= 'F') v |= static_cast<uint32_t>(c - 'A' + 10);
+      else return false;
+    }
+    return true;
+  };
+  const char* p = raw;
+  while (p < limit) {
+    char c = *p;
+    if (c == '"') {
+      flush();
+      return true;
+    }
+    if (static_cast<unsigned char>(c) < 0x20) return false;
+    if (c != '\\') {
+      flush();
+      out += c;
+      ++p;
+      continue;
+    }
+    if (limit - p < 2) return false;
+    char e = p[1];
+    p += 2;
+    if (e == 'u') {
+      uint32_t unit;
+      if (!hex4(p, unit)) return false;
+      pending.push_back(static_cast<char16_t>(unit));
+      p += 4;
+      continue;
+    }
+    flush();
+    switch (e) {
+      case '"': out += '"'; break;
+      case '\\': out += '\\'; break;
+      case '/': out += '/'; break;
+      case 'b': out += '\b'; break;
+      case 'f': out += '\f'; break;
+      case 'n': out += '\n'; break;
+      case 'r': out += '\r'; break;
+      case 't': out += '\t'; break;
+      default: return false;
+    }
+  }
+  return false;
+}
+
 std::string_view raw_token(od::value& v) { return v.raw_json_token(); }
 std::string_view raw_token(od::document& d) {
   std::string_view raw;
@@ -47,6 +109,7 @@ std::string_view raw_token(od::document& d) {
 
 struct Converter {
   const char* base;
+  const char* end;  // end of the input text
   simdjson::error_code error = simdjson::SUCCESS;
   const char* where = nullptr;
   const char* message = nullptr;
@@ -107,7 +170,15 @@ struct Converter {
       case od::json_type::string: {
         std::string_view s;
         const char* at = location(v);
-        if (auto e = v.get_string().get(s)) return fail(e, at);
+        if (auto e = v.get_string().get(s)) {
+          std::string text;
+          if (e != simdjson::STRING_ERROR || at == nullptr ||
+              !unescape_wtf8(at + 1, end, text)) {
+            return fail(e, at);
+          }
+          out = Value::String(std::move(text));
+          return true;
+        }
         out = Value::String(std::string(s));
         return true;
       }
@@ -132,9 +203,19 @@ struct Converter {
         if (auto e = v.get_object().get(obj)) return fail(e, at);
         std::vector<Member> members;
         for (auto field : obj) {
-          std::string_view key;
-          if (auto e = field.unescaped_key().get(key)) return fail(e, nullptr);
-          std::string key_copy(key);
+          // Keys are read raw and unescaped here: simdjson's unescaped_key() leaves the
+          // iterator unusable after refusing a lone-surrogate escape that JSON.parse accepts.
+          od::raw_json_string raw;
+          if (auto e = field.key().get(raw)) return fail(e, nullptr);
+          std::string key_copy;
+          const char* k = raw.raw();
+          const char* q = k;
+          while (q < end && *q != '"' && *q != '\\' && static_cast<unsigned char>(*q) >= 0x20) ++q;
+          if (q < end && *q == '"') {
+            key_copy.assign(k, static_cast<size_t>(q - k));
+          } else if (!unescape_wtf8(k, end, key_copy)) {
+            return fail(simdjson::STRING_ERROR, k);
+          }
           od::value child;
           if (auto e = field.value().get(child)) return fail(e, nullptr);
           Value item;
@@ -177,6 +258,12 @@ std::string describe(simdjson::error_code code) {
       return "invalid literal";
     case simdjson::TRAILING_CONTENT:
       return "unexpected content after the JSON value";
+    case simdjson::INCOMPLETE_ARRAY_OR_OBJECT:
+      return "an object or array is not closed, or content follows the JSON value";
+    case simdjson::TAPE_ERROR:
+      return "misplaced or missing comma, colon, bracket or brace";
+    case simdjson::INCORRECT_TYPE:
+      return "invalid value";
     default:
       return simdjson::error_message(code);
   }
@@ -192,9 +279,11 @@ Result<Value> JsonParser::parse(std::string_view text) {
   buf.assign(text.data(), text.size());
   buf.append(simdjson::SIMDJSON_PADDING, '\0');
   simdjson::padded_string_view input(buf.data(), text.size(), buf.size());
-  Converter conv{buf.data()};
+  Converter conv{buf.data(), buf.data() + text.size()};
   auto make_error = [&](simdjson::error_code code, const char* where) {
     std::string msg = "invalid JSON";
+    // simdjson cannot place an unbalanced document: no offset rather than a wrong one.
+    if (code == simdjson::INCOMPLETE_ARRAY_OR_OBJECT) where = nullptr;
     if (where != nullptr && where >= buf.data() && where <= buf.data() + text.size()) {
       msg += " at byte " + std::to_string(where - buf.data());
     }

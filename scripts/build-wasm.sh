@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# Builds the core as a standalone WebAssembly module (build-wasm/pz_core.wasm), checks its imports
+# and ABI exports (wasm/check-imports.mjs), and prints its size.
+#
+# Needs only the Debian packages `emscripten node-acorn` (+ `brotli` for the compressed size,
+# optional) and node, plus `npm ci` done (for simdjson). Downloads nothing.
+#
+# Works from any cwd. Environment knobs:
+#   PZ_WASM_BUILD_DIR  build directory (default: <repo>/build-wasm)
+#   PZ_WASM_OPT        optimization level for compile + link (default: -Oz)
+#   PZ_WASM_WERROR     1 = warnings in core/ and wasm/src/ are errors (default: 0)
+#   JOBS               parallel compile jobs (default: nproc)
+#   PZ_WASM_PRIVATE_CACHE
+#                      0 (default): use the Emscripten cache the Debian package ships prebuilt
+#                      and frozen (read-only) in /usr/share/emscripten/cache; it has every
+#                      library this build needs, so nothing is built into it (works as non-root).
+#                      1: use a writable cache in <repo>/build-wasm-emcache (or $EM_CACHE if set)
+#                      and let emcc build libc/libc++ into it on first use: ~5 min on 2 cores,
+#                      reused afterwards. Only needed if the system cache lacks a library.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+BUILD_DIR="${PZ_WASM_BUILD_DIR:-$ROOT/build-wasm}"
+OPT="${PZ_WASM_OPT:--Oz}"
+WERROR="${PZ_WASM_WERROR:-0}"
+JOBS="${JOBS:-$(nproc 2>/dev/null || echo 2)}"
+
+die() { echo "build-wasm: $*" >&2; exit 1; }
+
+for tool in emcmake em++ cmake node; do
+  command -v "$tool" >/dev/null 2>&1 || die "'$tool' not found (apt-get install emscripten node-acorn cmake nodejs)"
+done
+[[ -f "$ROOT/node_modules/@nozbe/simdjson/src/simdjson.h" ]] || die "simdjson missing: run 'npm ci' in $ROOT"
+
+# Trap 1: Debian's emcc finds node-acorn only through NODE_PATH (needed as soon as emcc emits or
+# optimizes JS glue; the standalone .wasm link does not run it today, but keep it set).
+export NODE_PATH="/usr/share/nodejs${NODE_PATH:+:$NODE_PATH}"
+# Trap 2: host include paths (/usr/include) on emcc's include path break libc++.
+unset CPATH C_INCLUDE_PATH CPLUS_INCLUDE_PATH
+# Emscripten cache (see PZ_WASM_PRIVATE_CACHE above).
+if [[ "${PZ_WASM_PRIVATE_CACHE:-0}" == 1 ]]; then
+  export EM_CACHE="${EM_CACHE:-$ROOT/build-wasm-emcache}"
+  export EM_FROZEN_CACHE=  # empty = false: allow emcc to build missing libraries into EM_CACHE
+  mkdir -p "$EM_CACHE"
+  echo "== using private Emscripten cache $EM_CACHE (first use builds libc/libc++: minutes)"
+fi
+
+case "$WERROR" in 1|ON|on|true|yes) WERROR=ON ;; *) WERROR=OFF ;; esac
+
+start=$(date +%s)
+echo "== configure ($BUILD_DIR, $OPT)"
+emcmake cmake -S "$ROOT/wasm" -B "$BUILD_DIR" \
+  -DCMAKE_BUILD_TYPE=Release \
+  "-DPZ_WASM_OPT=$OPT" \
+  "-DPZ_WASM_WERROR=$WERROR" || die "configure failed"
+
+echo "== build"
+cmake --build "$BUILD_DIR" -j "$JOBS" || die "build failed"
+
+WASM="$BUILD_DIR/pz_core.wasm"
+[[ -f "$WASM" ]] || die "$WASM was not produced"
+
+echo "== check imports and ABI"
+node "$ROOT/wasm/check-imports.mjs" "$WASM" "$ROOT/wasm/allowed-imports.txt" || die "module check failed"
+
+raw=$(wc -c <"$WASM")
+if command -v brotli >/dev/null 2>&1; then
+  br=$(brotli -c -q 11 "$WASM" | wc -c)
+else
+  br="n/a (apt-get install brotli)"
+fi
+gz=$(gzip -9 -c "$WASM" | wc -c)
+echo "== size of $WASM ($OPT): raw $raw bytes, brotli -q 11 $br bytes, gzip -9 $gz bytes"
+echo "== build-wasm OK in $(( $(date +%s) - start )) s"
