@@ -4,6 +4,8 @@
 #include <cstdio>
 #include <fstream>
 
+#include <unistd.h>
+
 #include "test_util.h"
 
 namespace pz {
@@ -15,7 +17,10 @@ struct CliRun {
 };
 
 CliRun Pz(const std::string& args, const std::string& input) {
-  std::string in_path = ::testing::TempDir() + "/pz_cli_in.txt";
+  // CTest runs tests in parallel processes: a file of our own per call.
+  static int calls = 0;
+  std::string in_path = ::testing::TempDir() + "/pz_cli_in." + std::to_string(getpid()) + "." +
+                        std::to_string(++calls) + ".txt";
   std::ofstream(in_path, std::ios::binary) << input;
   std::string cmd = std::string(PZ_CLI) + " " + args + " < " + in_path + " 2>/dev/null";
   FILE* p = popen(cmd.c_str(), "r");
@@ -26,6 +31,7 @@ CliRun Pz(const std::string& args, const std::string& input) {
   while ((n = fread(buf, 1, sizeof buf, p)) > 0) r.out.append(buf, n);
   int status = pclose(p);
   r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  std::remove(in_path.c_str());
   return r;
 }
 
@@ -52,7 +58,7 @@ TEST(Cli, ValidateExitCodes) {
   EXPECT_EQ(ok.code, 0);
   EXPECT_EQ(ok.out, PZ_SOURCE_DIR "/demo-site/bundle.json: ok, bundle \"2026-11-22.1\": 3 metrics, "
                                   "8 segments, 4 actions, 2 slots\n");
-  std::string bad = ::testing::TempDir() + "/pz_bad_bundle.json";
+  std::string bad = ::testing::TempDir() + "/pz_bad_bundle." + std::to_string(getpid()) + ".json";
   std::ofstream(bad) << R"({"version":"x","segments":[{"id":"a","rule":{"and":[1,{"fo":2}]}},
     {"id":"b","rule":{"count":["x","9y"]}}]})";
   CliRun r = Pz("validate " + bad, "");
