@@ -18,13 +18,15 @@ namespace {
 using Clock = std::chrono::steady_clock;
 
 std::string MakeBundle(int segments) {
-  const char* types[] = {"page_view", "add_to_cart", "purchase", "search", "signup",
-                         "video_play", "share", "review", "wishlist", "checkout"};
-  std::string b = R"({"version":"bench","retention":{"hourly_buckets":48,"daily_buckets":90},"metrics":[)";
+  const char* types[] = {"page_view",  "add_to_cart", "purchase", "search",   "signup",
+                         "video_play", "share",       "review",   "wishlist", "checkout"};
+  std::string b =
+      R"({"version":"bench","retention":{"hourly_buckets":48,"daily_buckets":90},"metrics":[)";
   for (int m = 0; m < 20; ++m) {
     if (m) b += ",";
     b += R"({"id":"m)" + std::to_string(m) + R"(","event":")" + types[m % 10] + R"(")";
-    if (m % 3 == 0) b += R"(,"where":{"starts_with":[{"var":"page.path"},"/p)" + std::to_string(m % 5) + R"("]})";
+    if (m % 3 == 0)
+      b += R"(,"where":{"starts_with":[{"var":"page.path"},"/p)" + std::to_string(m % 5) + R"("]})";
     if (m % 4 == 1) b += R"(,"sum":"props.value")";
     b += "}";
   }
@@ -32,12 +34,15 @@ std::string MakeBundle(int segments) {
   const char* windows[] = {"30m", "24h", "7d", "30d"};
   for (int s = 0; s < segments; ++s) {
     if (s) b += ",";
-    std::string c1 = R"({">=":[{"metric":["m)" + std::to_string(s % 20) + R"(",")" + windows[s % 4] + R"("]},)" + std::to_string(1 + s % 3) + "]}";
-    std::string c2 = R"({"<":[{"count":[")" + std::string(types[(s + 3) % 10]) + R"(",")" + windows[(s + 1) % 4] + R"("]},)" + std::to_string(5 + s % 7) + "]}";
+    std::string c1 = R"({">=":[{"metric":["m)" + std::to_string(s % 20) + R"(",")" +
+                     windows[s % 4] + R"("]},)" + std::to_string(1 + s % 3) + "]}";
+    std::string c2 = R"({"<":[{"count":[")" + std::string(types[(s + 3) % 10]) + R"(",")" +
+                     windows[(s + 1) % 4] + R"("]},)" + std::to_string(5 + s % 7) + "]}";
     std::string c3 = R"({"in":[{"var":"traits.plan"},["free","pro","team"]]})";
     std::string c4 = s % 2 ? R"({"starts_with":[{"var":"page.path"},"/p"]})"
                            : R"({"==":[{"var":"context.device"},"mobile"]})";
-    b += R"({"id":"s)" + std::to_string(s) + R"(","rule":{"and":[)" + c1 + "," + c2 + "," + c3 + "," + c4 + "]}}";
+    b += R"({"id":"s)" + std::to_string(s) + R"(","rule":{"and":[)" + c1 + "," + c2 + "," + c3 +
+         "," + c4 + "]}}";
   }
   b += R"(],"defaults":{"hero":{"content":{"title":"Welcome"}}}})";
   return b;
@@ -79,8 +84,8 @@ int main(int argc, char** argv) {
   if (!engine.set_context(parser.parse(R"({"device":"mobile"})").value()).ok()) return 1;
 
   // Pre-render the event texts so that the timing covers the engine, not string building.
-  const char* types[] = {"page_view", "add_to_cart", "purchase", "search", "signup",
-                         "video_play", "share", "review", "wishlist", "checkout"};
+  const char* types[] = {"page_view",  "add_to_cart", "purchase", "search",   "signup",
+                         "video_play", "share",       "review",   "wishlist", "checkout"};
   std::mt19937 rng(42);
   std::vector<std::string> lines;
   int64_t t = 1793577600000;
@@ -114,18 +119,23 @@ int main(int argc, char** argv) {
   double rules = static_cast<double>(evaluated) / rounds;
 
   if (json) {
-    std::printf("{\"machine\":\"%s\",\"segments\":%d,\"bundle_load_us\":%.1f,\"ingest_ns_per_event\":%.1f,"
-                "\"segments_evaluated_per_event\":%.1f,\"full_eval_ns\":%.1f,\"ns_per_rule\":%.2f,"
-                "\"ns_per_condition\":%.2f}\n",
-                Machine().c_str(), kSegments, load_us, ingest_ns, evals_per_event, full_ns,
-                full_ns / rules, full_ns / rules / 4);
+    std::printf(
+        "{\"machine\":\"%s\",\"segments\":%d,\"bundle_load_us\":%.1f,\"ingest_ns_per_event\":%.1f,"
+        "\"segments_evaluated_per_event\":%.1f,\"full_eval_ns\":%.1f,\"ns_per_rule\":%.2f,"
+        "\"ns_per_condition\":%.2f}\n",
+        Machine().c_str(), kSegments, load_us, ingest_ns, evals_per_event, full_ns, full_ns / rules,
+        full_ns / rules / 4);
     return 0;
   }
   std::printf("machine: %s\n", Machine().c_str());
-  std::printf("bundle: %d segments x 4 conditions, 20 metrics; load+compile %.1f us\n", kSegments, load_us);
-  std::printf("ingest one event + incremental re-evaluation: %8.1f ns/event  (%.1f segments re-evaluated per event)\n",
-              ingest_ns, evals_per_event);
-  std::printf("full evaluation of all %d segments:          %8.1f ns  (%.2f ns/rule, %.2f ns/condition)\n",
-              kSegments, full_ns, full_ns / rules, full_ns / rules / 4);
+  std::printf("bundle: %d segments x 4 conditions, 20 metrics; load+compile %.1f us\n", kSegments,
+              load_us);
+  std::printf(
+      "ingest one event + incremental re-evaluation: %8.1f ns/event  (%.1f segments re-evaluated "
+      "per event)\n",
+      ingest_ns, evals_per_event);
+  std::printf(
+      "full evaluation of all %d segments:          %8.1f ns  (%.2f ns/rule, %.2f ns/condition)\n",
+      kSegments, full_ns, full_ns / rules, full_ns / rules / 4);
   return 0;
 }

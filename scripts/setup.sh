@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 mode=${1:-all}
 pkgs=(g++ cmake make nodejs npm)
 if [ "$mode" != "--demo" ]; then
-  pkgs+=(libgtest-dev nlohmann-json3-dev emscripten node-acorn brotli)
+  pkgs+=(libgtest-dev nlohmann-json3-dev emscripten node-acorn brotli clang-format)
 fi
 
 missing=()

@@ -7,6 +7,9 @@ cd "$(dirname "$0")/.."
 jobs=$(nproc)
 scripts/setup.sh
 
+echo "== formatting (.clang-format)"
+scripts/check-format.sh
+
 echo "== native build"
 cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPZ_DEVELOPER=ON >/dev/null
 cmake --build build -j"$jobs"

@@ -259,8 +259,9 @@ void Compiler::metrics(const Value* v) {
       std::string wpath = join(path, "where");
       compile(*where, wpath, def.where);
       if (!def.where.refs().empty() || (def.where.deps() & kDepNow)) {
-        error(wpath, "a metric's where-rule sees the event only: count, metric, since, "
-                     "in_segment and segments.* are not allowed here");
+        error(wpath,
+              "a metric's where-rule sees the event only: count, metric, since, "
+              "in_segment and segments.* are not allowed here");
       }
     }
     if (const Value* sum = m.find("sum")) {
@@ -272,7 +273,8 @@ void Compiler::metrics(const Value* v) {
         size_t start = 0;
         while (true) {
           size_t dot = s.find('.', start);
-          def.sum_path.emplace_back(s.substr(start, dot == std::string_view::npos ? dot : dot - start));
+          def.sum_path.emplace_back(
+              s.substr(start, dot == std::string_view::npos ? dot : dot - start));
           if (dot == std::string_view::npos) break;
           start = dot + 1;
         }
@@ -349,8 +351,9 @@ void Compiler::actions(const Value* v) {
     std::string path = join("actions", i);
     ActionDef def;
     if (!expect_object(&a, path)) continue;
-    check_fields(a, path, {"id", "slots", "eligible", "propensity", "value", "lever",
-                           "context_weight", "caps", "content", "description"});
+    check_fields(a, path,
+                 {"id", "slots", "eligible", "propensity", "value", "lever", "context_weight",
+                  "caps", "content", "description"});
     if (read_id(a, path, def.id)) {
       for (const ActionDef& other : b_.actions) {
         if (other.id == def.id) error(join(path, "id"), "duplicate action id \"" + def.id + "\"");
@@ -366,8 +369,8 @@ void Compiler::actions(const Value* v) {
         if (!s.is_string()) {
           error(join(spath, j), std::string("must be a slot name, got ") + kind_name(s));
         } else if (b_.slot_default(s.as_string()) == nullptr) {
-          error(join(spath, j), "unknown slot \"" + s.as_string() +
-                                    "\": every slot needs an entry in defaults");
+          error(join(spath, j),
+                "unknown slot \"" + s.as_string() + "\": every slot needs an entry in defaults");
         } else {
           def.slots.push_back(s.as_string());
         }
@@ -506,7 +509,8 @@ void Compiler::order_segments() {
           bool in_cycle = false;
           for (auto& w : work) {
             if (w.first == dep) in_cycle = true;
-            if (in_cycle && w.first != dep) cycle += " -> " + b_.segments[static_cast<size_t>(w.first)].id;
+            if (in_cycle && w.first != dep)
+              cycle += " -> " + b_.segments[static_cast<size_t>(w.first)].id;
           }
           cycle += " -> " + b_.segments[static_cast<size_t>(dep)].id;
           error(join(segment_paths_[static_cast<size_t>(dep)], "rule"),

@@ -32,8 +32,8 @@ std::string eval_line(std::string_view line, size_t line_no, JsonParser& parser)
   if (!input.ok()) return line_error(line_no, input.status().message());
   const Value& in = input.value();
   if (!in.is_object()) {
-    return line_error(line_no, std::string("expected an object {\"rule\":…, \"data\":…}, got ") +
-                                   kind_name(in));
+    return line_error(
+        line_no, std::string("expected an object {\"rule\":…, \"data\":…}, got ") + kind_name(in));
   }
   const Value* rule = in.find("rule");
   if (rule == nullptr) return line_error(line_no, "missing \"rule\"");
@@ -111,7 +111,8 @@ bool Simulator::feed(std::string_view line, size_t line_no, std::string& out) {
   if (consent != nullptr) {
     // Consent takes effect with the consent issue; the line's shape is checked now.
     if (!consent->is_object()) {
-      out = line_error(line_no, std::string("consent must be an object, got ") + kind_name(*consent));
+      out =
+          line_error(line_no, std::string("consent must be an object, got ") + kind_name(*consent));
       return true;
     }
     return false;
@@ -193,8 +194,8 @@ int validate(std::string_view bundle_json, std::string_view file_name, std::stri
     out += format_errors(errors);
     return 1;
   }
-  out = std::string(file_name) + ": ok, bundle \"" + bundle.version + "\": " +
-        std::to_string(bundle.metrics.size()) + " metrics, " +
+  out = std::string(file_name) + ": ok, bundle \"" + bundle.version +
+        "\": " + std::to_string(bundle.metrics.size()) + " metrics, " +
         std::to_string(bundle.segments.size()) + " segments, " +
         std::to_string(bundle.actions.size()) + " actions, " +
         std::to_string(bundle.defaults.size()) + " slots\n";

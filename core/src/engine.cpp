@@ -12,16 +12,18 @@ namespace pz {
 
 Result<Event> parse_event(const Value& v) {
   if (!v.is_object()) {
-    return Status(Code::kInvalidArgument, std::string("event must be an object, got ") + kind_name(v));
+    return Status(Code::kInvalidArgument,
+                  std::string("event must be an object, got ") + kind_name(v));
   }
   Event e;
   const Value* type = v.find("type");
   if (type == nullptr || !type->is_string() || type->as_string().empty() ||
       type->as_string().size() > 128) {
-    std::string got = type == nullptr        ? " (missing)"
-                      : !type->is_string()   ? std::string(", got ") + kind_name(*type)
-                                             : ", got a string of " +
-                                                 std::to_string(type->as_string().size()) + " bytes";
+    std::string got =
+        type == nullptr ? " (missing)"
+        : !type->is_string()
+            ? std::string(", got ") + kind_name(*type)
+            : ", got a string of " + std::to_string(type->as_string().size()) + " bytes";
     return Status(Code::kInvalidArgument,
                   "event.type must be a non-empty string of at most 128 bytes" + got);
   }
@@ -36,7 +38,8 @@ Result<Event> parse_event(const Value& v) {
   e.t = static_cast<int64_t>(std::floor(t->as_number()));
   if (const Value* id = v.find("id")) {
     if (!id->is_string()) {
-      return Status(Code::kInvalidArgument, std::string("event.id must be a string, got ") + kind_name(*id));
+      return Status(Code::kInvalidArgument,
+                    std::string("event.id must be a string, got ") + kind_name(*id));
     }
     e.id = id->as_string();
   }
@@ -318,7 +321,9 @@ Status Engine::load_bundle(std::string_view json, std::vector<BundleError>* erro
   std::vector<BundleError> local;
   Bundle next;
   if (!compile_bundle(json, next, local)) {
-    std::string first = local.empty() ? "invalid bundle" : (local[0].path.empty() ? "" : local[0].path + ": ") + local[0].message;
+    std::string first =
+        local.empty() ? "invalid bundle"
+                      : (local[0].path.empty() ? "" : local[0].path + ": ") + local[0].message;
     if (errors != nullptr) *errors = std::move(local);
     return Status(Code::kInvalidArgument, "bundle rejected: " + first);
   }
@@ -389,7 +394,8 @@ Status Engine::identify(std::string_view user_id, const Value& traits, int64_t n
 
 Status Engine::set_context(const Value& context) {
   if (!context.is_object()) {
-    return Status(Code::kInvalidArgument, std::string("context must be an object, got ") + kind_name(context));
+    return Status(Code::kInvalidArgument,
+                  std::string("context must be an object, got ") + kind_name(context));
   }
   s_->context = context;
   return Status::Ok();

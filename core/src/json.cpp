@@ -53,10 +53,14 @@ bool unescape_wtf8(const char* raw, const char* limit, std::string& out) {
     for (int i = 0; i < 4; ++i) {
       char c = p[i];
       v <<= 4;
-      if (c >= '0' && c <= '9') v |= static_cast<uint32_t>(c - '0');
-      else if (c >= 'a' && c <= 'f') v |= static_cast<uint32_t>(c - 'a' + 10);
-      else if (c >= 'A' && c <= 'F') v |= static_cast<uint32_t>(c - 'A' + 10);
-      else return false;
+      if (c >= '0' && c <= '9')
+        v |= static_cast<uint32_t>(c - '0');
+      else if (c >= 'a' && c <= 'f')
+        v |= static_cast<uint32_t>(c - 'a' + 10);
+      else if (c >= 'A' && c <= 'F')
+        v |= static_cast<uint32_t>(c - 'A' + 10);
+      else
+        return false;
     }
     return true;
   };
@@ -86,15 +90,32 @@ bool unescape_wtf8(const char* raw, const char* limit, std::string& out) {
     }
     flush();
     switch (e) {
-      case '"': out += '"'; break;
-      case '\\': out += '\\'; break;
-      case '/': out += '/'; break;
-      case 'b': out += '\b'; break;
-      case 'f': out += '\f'; break;
-      case 'n': out += '\n'; break;
-      case 'r': out += '\r'; break;
-      case 't': out += '\t'; break;
-      default: return false;
+      case '"':
+        out += '"';
+        break;
+      case '\\':
+        out += '\\';
+        break;
+      case '/':
+        out += '/';
+        break;
+      case 'b':
+        out += '\b';
+        break;
+      case 'f':
+        out += '\f';
+        break;
+      case 'n':
+        out += '\n';
+        break;
+      case 'r':
+        out += '\r';
+        break;
+      case 't':
+        out += '\t';
+        break;
+      default:
+        return false;
     }
   }
   return false;
@@ -127,9 +148,9 @@ struct Converter {
   template <typename V>
   bool number(V& v, Value& out) {
     std::string_view raw = raw_token(v);
-    while (!raw.empty() && (raw.back() == ' ' || raw.back() == '\n' || raw.back() == '\r' ||
-                            raw.back() == '\t' || raw.back() == ',' || raw.back() == ']' ||
-                            raw.back() == '}'))
+    while (!raw.empty() &&
+           (raw.back() == ' ' || raw.back() == '\n' || raw.back() == '\r' || raw.back() == '\t' ||
+            raw.back() == ',' || raw.back() == ']' || raw.back() == '}'))
       raw.remove_suffix(1);
     double d = 0;
     auto r = v.get_double();
@@ -155,7 +176,8 @@ struct Converter {
     switch (type) {
       case od::json_type::null: {
         bool is_null = false;
-        if (auto e = v.is_null().get(is_null); e || !is_null) return fail(e ? e : simdjson::N_ATOM_ERROR, location(v));
+        if (auto e = v.is_null().get(is_null); e || !is_null)
+          return fail(e ? e : simdjson::N_ATOM_ERROR, location(v));
         out = Value::Null();
         return true;
       }
@@ -172,8 +194,7 @@ struct Converter {
         const char* at = location(v);
         if (auto e = v.get_string().get(s)) {
           std::string text;
-          if (e != simdjson::STRING_ERROR || at == nullptr ||
-              !unescape_wtf8(at + 1, end, text)) {
+          if (e != simdjson::STRING_ERROR || at == nullptr || !unescape_wtf8(at + 1, end, text)) {
             return fail(e, at);
           }
           out = Value::String(std::move(text));
@@ -292,8 +313,8 @@ Result<Value> JsonParser::parse(std::string_view text) {
     return Status(Code::kInvalidJson, std::move(msg));
   };
   size_t start = 0;
-  while (start < text.size() && (text[start] == ' ' || text[start] == '\t' ||
-                                 text[start] == '\n' || text[start] == '\r'))
+  while (start < text.size() &&
+         (text[start] == ' ' || text[start] == '\t' || text[start] == '\n' || text[start] == '\r'))
     ++start;
   if (start == text.size()) return make_error(simdjson::EMPTY, nullptr);
   od::document doc;

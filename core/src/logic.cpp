@@ -4,8 +4,8 @@
 #include <cstring>
 #include <span>
 
-#include "pz/json.h"
 #include "pz/jsnum.h"
+#include "pz/json.h"
 #include "pz/murmur3.h"
 #include "pz/semver.h"
 #include "pz/text.h"
@@ -459,9 +459,9 @@ class RuleEvaluator {
   std::string error_;
 };
 
-#define PZ_EVAL(dst, idx, data) \
-  do {                          \
-    dst = eval((idx), (data));  \
+#define PZ_EVAL(dst, idx, data)  \
+  do {                           \
+    dst = eval((idx), (data));   \
     if (failed_) return Value(); \
   } while (0)
 
@@ -572,7 +572,8 @@ bool RuleEvaluator::compare_window(const Node& n) {
   const RuleRef& ref = p_.refs_[static_cast<size_t>(w.aux)];
   double x = 0;
   if (host_ != nullptr) {
-    x = w.op == Op::kCount ? host_->count(ref.slot, ref.window) : host_->metric(ref.slot, ref.window);
+    x = w.op == Op::kCount ? host_->count(ref.slot, ref.window)
+                           : host_->metric(ref.slot, ref.window);
   }
   double k = p_.nodes_[kid(n, 1)].constant.as_number();
   double a = n.shared ? k : x, b = n.shared ? x : k;
@@ -743,7 +744,8 @@ Value RuleEvaluator::eval_node(const Node& n, const Value* data) {
       const std::string& name = p_.names_[static_cast<size_t>(n.aux)];
       std::string message = "Unrecognized operation " + name;
       size_t dot = name.find('.');
-      if (dot != std::string::npos && dot > 0) message += " (failed at " + name.substr(0, dot) + ")";
+      if (dot != std::string::npos && dot > 0)
+        message += " (failed at " + name.substr(0, dot) + ")";
       return fail(std::move(message));
     }
     case Op::kEq:
@@ -770,7 +772,8 @@ Value RuleEvaluator::eval_node(const Node& n, const Value* data) {
     }
     case Op::kMax:
     case Op::kMin:
-      return Value::Number(js_max(std::span<const Value>(args.data(), args.size()), n.op == Op::kMax));
+      return Value::Number(
+          js_max(std::span<const Value>(args.data(), args.size()), n.op == Op::kMax));
     case Op::kAdd: {
       double acc = 0;
       for (const Value& a : args) acc = (acc == 0 ? 0.0 : acc) + parse_float_value(a);
@@ -808,7 +811,8 @@ Value RuleEvaluator::eval_node(const Node& n, const Value* data) {
       const Value& haystack = arg(1);
       if (!js_truthy(haystack)) return Value::Bool(false);
       if (haystack.is_string()) {
-        if (needle.is_string()) return Value::Bool(js_includes(haystack.as_string(), needle.as_string()));
+        if (needle.is_string())
+          return Value::Bool(js_includes(haystack.as_string(), needle.as_string()));
         return Value::Bool(js_includes(haystack.as_string(), to_string(needle)));
       }
       if (haystack.is_array()) {
@@ -843,7 +847,8 @@ Value RuleEvaluator::eval_node(const Node& n, const Value* data) {
             js_substr(temp, 0, js_to_integer_or_infinity(to_number(length)), true));
       }
       if (end.is_undefined()) return Value::String(js_substr(source, start, 0, false));
-      return Value::String(js_substr(source, start, js_to_integer_or_infinity(to_number(end)), true));
+      return Value::String(
+          js_substr(source, start, js_to_integer_or_infinity(to_number(end)), true));
     }
     case Op::kLog:
       return arg(0);
@@ -857,7 +862,8 @@ Value RuleEvaluator::eval_node(const Node& n, const Value* data) {
                     " (reading 'length')");
       }
       const Value& scope = n.root_scope ? resolve(nullptr) : resolve(data);
-      // apply({"missing": options}): a non-array is wrapped, then missing() unwraps a leading array.
+      // apply({"missing": options}): a non-array is wrapped, then missing() unwraps a leading
+      // array.
       std::vector<Value> keys;
       if (options.is_array()) {
         keys = options.as_array();
@@ -874,9 +880,10 @@ Value RuleEvaluator::eval_node(const Node& n, const Value* data) {
     case Op::kEndsWith: {
       if (!arg(0).is_string() || !arg(1).is_string()) return Value::Bool(false);
       std::string_view s = arg(0).as_string(), affix = arg(1).as_string();
-      bool r = affix.size() <= s.size() &&
-               (n.op == Op::kStartsWith ? s.compare(0, affix.size(), affix) == 0
-                                        : s.compare(s.size() - affix.size(), affix.size(), affix) == 0);
+      bool r =
+          affix.size() <= s.size() &&
+          (n.op == Op::kStartsWith ? s.compare(0, affix.size(), affix) == 0
+                                   : s.compare(s.size() - affix.size(), affix.size(), affix) == 0);
       return Value::Bool(r);
     }
     case Op::kSemVer: {
@@ -926,20 +933,48 @@ struct OpInfo {
 };
 
 constexpr OpInfo kOps[] = {
-    {"var", Op::kVar},         {"missing", Op::kMissing},   {"missing_some", Op::kMissingSome},
-    {"if", Op::kIf},           {"?:", Op::kIf},             {"==", Op::kEq},
-    {"===", Op::kStrictEq},    {"!=", Op::kNe},             {"!==", Op::kStrictNe},
-    {"!", Op::kNot},           {"!!", Op::kNotNot},         {"or", Op::kOr},
-    {"and", Op::kAnd},         {"<", Op::kLt},              {"<=", Op::kLe},
-    {">", Op::kGt},            {">=", Op::kGe},             {"max", Op::kMax},
-    {"min", Op::kMin},         {"+", Op::kAdd},             {"-", Op::kSub},
-    {"*", Op::kMul},           {"/", Op::kDiv},             {"%", Op::kMod},
-    {"map", Op::kMap},         {"filter", Op::kFilter},     {"reduce", Op::kReduce},
-    {"all", Op::kAll},         {"none", Op::kNone},         {"some", Op::kSome},
-    {"merge", Op::kMerge},     {"in", Op::kIn},             {"cat", Op::kCat},
-    {"substr", Op::kSubstr},   {"log", Op::kLog},           {"count", Op::kCount},
-    {"metric", Op::kMetric},   {"since", Op::kSince},       {"in_segment", Op::kInSegment},
-    {"starts_with", Op::kStartsWith}, {"ends_with", Op::kEndsWith}, {"sem_ver", Op::kSemVer},
+    {"var", Op::kVar},
+    {"missing", Op::kMissing},
+    {"missing_some", Op::kMissingSome},
+    {"if", Op::kIf},
+    {"?:", Op::kIf},
+    {"==", Op::kEq},
+    {"===", Op::kStrictEq},
+    {"!=", Op::kNe},
+    {"!==", Op::kStrictNe},
+    {"!", Op::kNot},
+    {"!!", Op::kNotNot},
+    {"or", Op::kOr},
+    {"and", Op::kAnd},
+    {"<", Op::kLt},
+    {"<=", Op::kLe},
+    {">", Op::kGt},
+    {">=", Op::kGe},
+    {"max", Op::kMax},
+    {"min", Op::kMin},
+    {"+", Op::kAdd},
+    {"-", Op::kSub},
+    {"*", Op::kMul},
+    {"/", Op::kDiv},
+    {"%", Op::kMod},
+    {"map", Op::kMap},
+    {"filter", Op::kFilter},
+    {"reduce", Op::kReduce},
+    {"all", Op::kAll},
+    {"none", Op::kNone},
+    {"some", Op::kSome},
+    {"merge", Op::kMerge},
+    {"in", Op::kIn},
+    {"cat", Op::kCat},
+    {"substr", Op::kSubstr},
+    {"log", Op::kLog},
+    {"count", Op::kCount},
+    {"metric", Op::kMetric},
+    {"since", Op::kSince},
+    {"in_segment", Op::kInSegment},
+    {"starts_with", Op::kStartsWith},
+    {"ends_with", Op::kEndsWith},
+    {"sem_ver", Op::kSemVer},
     {"bucket", Op::kBucket},
 };
 
@@ -1289,8 +1324,8 @@ uint32_t RuleCompiler::compile(const Value& rule, bool scoped, std::string& path
       break;
     }
     case Op::kVar: {
-      bool const_path = !args.empty() && (args[0].is_string() || args[0].is_number() ||
-                                          args[0].is_null());
+      bool const_path =
+          !args.empty() && (args[0].is_string() || args[0].is_number() || args[0].is_null());
       if (!const_path) {
         if (options_.bundle && !scoped) {
           n.root_scope = true;

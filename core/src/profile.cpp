@@ -80,14 +80,14 @@ void Profile::touch(int64_t t) {
 
 Status Profile::set_traits(const Value& update) {
   if (!update.is_object()) {
-    return Status(Code::kInvalidArgument, std::string("traits must be an object, got ") +
-                                              kind_name(update));
+    return Status(Code::kInvalidArgument,
+                  std::string("traits must be an object, got ") + kind_name(update));
   }
   std::vector<Member> merged = traits.as_object();
   for (const Member& m : update.as_object()) {
     if (m.first.empty() || m.first.size() > kMaxTraitKeyBytes) {
-      return Status(Code::kLimitExceeded, "traits: key \"" + m.first.substr(0, 80) +
-                                              "\" must be 1 to 64 bytes");
+      return Status(Code::kLimitExceeded,
+                    "traits: key \"" + m.first.substr(0, 80) + "\" must be 1 to 64 bytes");
     }
     auto it = std::find_if(merged.begin(), merged.end(),
                            [&](const Member& e) { return e.first == m.first; });
@@ -117,7 +117,8 @@ Value Profile::profile_object() const {
   std::vector<Member> m;
   m.emplace_back("anonymous_id", Value::String(anonymous_id));
   m.emplace_back("user_id", user_id.empty() ? Value::Null() : Value::String(user_id));
-  m.emplace_back("first_seen", seen ? Value::Number(static_cast<double>(first_seen)) : Value::Null());
+  m.emplace_back("first_seen",
+                 seen ? Value::Number(static_cast<double>(first_seen)) : Value::Null());
   m.emplace_back("last_seen", seen ? Value::Number(static_cast<double>(last_seen)) : Value::Null());
   m.emplace_back("sessions", Value::Number(static_cast<double>(sessions)));
   return Value::MakeObject(std::move(m));
@@ -129,16 +130,16 @@ Value series_value(const Series& s) {
   auto buckets = [](const std::vector<Bucket>& bs) {
     Array out;
     for (const Bucket& b : bs) {
-      out.push_back(Value::MakeArray(
-          {Value::Number(static_cast<double>(b.index)), Value::Number(b.value)}));
+      out.push_back(
+          Value::MakeArray({Value::Number(static_cast<double>(b.index)), Value::Number(b.value)}));
     }
     return Value::MakeArray(std::move(out));
   };
-  return Value::MakeObject({{"total", Value::Number(s.total)},
-                            {"last", s.seen ? Value::Number(static_cast<double>(s.last_t))
-                                            : Value::Null()},
-                            {"hourly", buckets(s.hourly)},
-                            {"daily", buckets(s.daily)}});
+  return Value::MakeObject(
+      {{"total", Value::Number(s.total)},
+       {"last", s.seen ? Value::Number(static_cast<double>(s.last_t)) : Value::Null()},
+       {"hourly", buckets(s.hourly)},
+       {"daily", buckets(s.daily)}});
 }
 
 }  // namespace

@@ -406,8 +406,8 @@ bool js_char_at(std::string_view wtf8, size_t index, std::string& out) {
     if (index < pos + k) {
       uint32_t unit = t.cp;
       if (k == 2) {
-        unit = index == pos ? 0xD800 + ((t.cp - 0x10000) >> 10)
-                            : 0xDC00 + ((t.cp - 0x10000) & 0x3FF);
+        unit =
+            index == pos ? 0xD800 + ((t.cp - 0x10000) >> 10) : 0xDC00 + ((t.cp - 0x10000) & 0x3FF);
       }
       out.clear();
       AppendCodePoint(unit, out);
@@ -426,9 +426,7 @@ void append_json_string(std::string& out, std::string_view wtf8) {
   out.push_back('"');
   size_t run = 0;  // Start of the pending run of bytes that are copied unchanged.
   size_t i = 0;
-  auto flush_run = [&](size_t upto) {
-    out.append(wtf8.substr(run, upto - run));
-  };
+  auto flush_run = [&](size_t upto) { out.append(wtf8.substr(run, upto - run)); };
   while (i < n) {
     const unsigned char c = s[i];
     if (c >= 0x20 && c < 0x80 && c != '"' && c != '\\') {
@@ -438,14 +436,30 @@ void append_json_string(std::string& out, std::string_view wtf8) {
     if (c < 0x80) {
       flush_run(i);
       switch (c) {
-        case '"': out.append("\\\""); break;
-        case '\\': out.append("\\\\"); break;
-        case '\b': out.append("\\b"); break;
-        case '\f': out.append("\\f"); break;
-        case '\n': out.append("\\n"); break;
-        case '\r': out.append("\\r"); break;
-        case '\t': out.append("\\t"); break;
-        default: AppendEscapedUnit(c, out); break;
+        case '"':
+          out.append("\\\"");
+          break;
+        case '\\':
+          out.append("\\\\");
+          break;
+        case '\b':
+          out.append("\\b");
+          break;
+        case '\f':
+          out.append("\\f");
+          break;
+        case '\n':
+          out.append("\\n");
+          break;
+        case '\r':
+          out.append("\\r");
+          break;
+        case '\t':
+          out.append("\\t");
+          break;
+        default:
+          AppendEscapedUnit(c, out);
+          break;
       }
       run = ++i;
       continue;

@@ -45,8 +45,8 @@ Value Value::MakeObject(std::vector<Member> members) {
   for (Member& m : members) {
     uint32_t index;
     if (!has_index_key && parse_array_index(m.first, index)) has_index_key = true;
-    auto it = std::find_if(out.begin(), out.end(),
-                           [&](const Member& e) { return e.first == m.first; });
+    auto it =
+        std::find_if(out.begin(), out.end(), [&](const Member& e) { return e.first == m.first; });
     if (it != out.end()) {
       it->second = std::move(m.second);
     } else {

@@ -13,7 +13,8 @@ namespace {
 
 const char kUsage[] =
     "usage: pz <command> [args]\n"
-    "  eval                                stdin JSONL {\"rule\",\"data\"} -> stdout JSONL results\n"
+    "  eval                                stdin JSONL {\"rule\",\"data\"} -> stdout JSONL "
+    "results\n"
     "  simulate --bundle FILE [--id ID]    one visitor: stdin JSONL events/controls -> decisions\n"
     "  validate FILE                       check a bundle; exit 1 with every error\n";
 

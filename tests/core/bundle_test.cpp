@@ -20,9 +20,7 @@ std::vector<std::string> Errors(const std::string& json) {
 
 using V = std::vector<std::string>;
 
-TEST(Bundle, MinimalIsValid) {
-  EXPECT_EQ(Errors(R"({"version":"1"})"), V{});
-}
+TEST(Bundle, MinimalIsValid) { EXPECT_EQ(Errors(R"({"version":"1"})"), V{}); }
 
 TEST(Bundle, DemoBundleIsValid) {
   Bundle b;
@@ -33,9 +31,11 @@ TEST(Bundle, DemoBundleIsValid) {
   EXPECT_EQ(b.segments.size(), 8u);
   // Segments come after the segments they read.
   std::vector<int> position(b.segments.size());
-  for (size_t i = 0; i < b.segment_order.size(); ++i) position[static_cast<size_t>(b.segment_order[i])] = static_cast<int>(i);
+  for (size_t i = 0; i < b.segment_order.size(); ++i)
+    position[static_cast<size_t>(b.segment_order[i])] = static_cast<int>(i);
   for (size_t s = 0; s < b.segments.size(); ++s) {
-    for (int dep : b.segments[s].segment_deps) EXPECT_LT(position[static_cast<size_t>(dep)], position[s]);
+    for (int dep : b.segments[s].segment_deps)
+      EXPECT_LT(position[static_cast<size_t>(dep)], position[s]);
   }
   // Only the event types that count/since name are kept.
   std::vector<std::string> types = b.event_types;
@@ -124,13 +124,15 @@ TEST(Bundle, SegmentCyclesAreErrors) {
 
 TEST(Bundle, RejectedBundleKeepsThePreviousOneActive) {
   Engine engine;
-  ASSERT_TRUE(engine.load_bundle(R"({"version":"good","segments":[
+  ASSERT_TRUE(engine
+                  .load_bundle(R"({"version":"good","segments":[
       {"id":"viewer","rule":{">=":[{"count":["page_view","all"]},1]}}],
-      "defaults":{"hero":{"content":"hi"}}})").ok());
+      "defaults":{"hero":{"content":"hi"}}})")
+                  .ok());
   ASSERT_TRUE(engine.ingest(R"({"type":"page_view","t":1000})").ok());
   std::vector<BundleError> errors;
-  Status st = engine.load_bundle(R"({"version":"bad","segments":[{"id":"x","rule":{"fo":1}}]})",
-                                 &errors);
+  Status st =
+      engine.load_bundle(R"({"version":"bad","segments":[{"id":"x","rule":{"fo":1}}]})", &errors);
   EXPECT_EQ(st.message(), "bundle rejected: segments[0].rule: unknown operator \"fo\"");
   ASSERT_EQ(errors.size(), 1u);
   EXPECT_EQ(engine.bundle().version, "good");
@@ -142,12 +144,16 @@ TEST(Bundle, RejectedBundleKeepsThePreviousOneActive) {
 
 TEST(Bundle, ReloadKeepsSeriesOfMetricsItStillHas) {
   Engine engine;
-  ASSERT_TRUE(engine.load_bundle(R"({"version":"1","metrics":[{"id":"buys","event":"purchase"}],
-      "segments":[{"id":"buyer","rule":{">=":[{"metric":["buys","all"]},1]}}]})").ok());
+  ASSERT_TRUE(engine
+                  .load_bundle(R"({"version":"1","metrics":[{"id":"buys","event":"purchase"}],
+      "segments":[{"id":"buyer","rule":{">=":[{"metric":["buys","all"]},1]}}]})")
+                  .ok());
   ASSERT_TRUE(engine.ingest(R"({"type":"purchase","t":5})").ok());
-  ASSERT_TRUE(engine.load_bundle(R"({"version":"2","metrics":[{"id":"other","event":"x"},
+  ASSERT_TRUE(engine
+                  .load_bundle(R"({"version":"2","metrics":[{"id":"other","event":"x"},
       {"id":"buys","event":"purchase"}],
-      "segments":[{"id":"buyer","rule":{">=":[{"metric":["buys","all"]},1]}}]})").ok());
+      "segments":[{"id":"buyer","rule":{">=":[{"metric":["buys","all"]},1]}}]})")
+                  .ok());
   engine.evaluate(10);
   EXPECT_EQ(engine.segments(), V{"buyer"});
 }

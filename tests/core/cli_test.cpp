@@ -56,26 +56,32 @@ not json
 TEST(Cli, ValidateExitCodes) {
   CliRun ok = Pz("validate " PZ_SOURCE_DIR "/demo-site/bundle.json", "");
   EXPECT_EQ(ok.code, 0);
-  EXPECT_EQ(ok.out, PZ_SOURCE_DIR "/demo-site/bundle.json: ok, bundle \"2026-11-22.1\": 3 metrics, "
-                                  "8 segments, 4 actions, 2 slots\n");
+  EXPECT_EQ(ok.out, PZ_SOURCE_DIR
+            "/demo-site/bundle.json: ok, bundle \"2026-11-22.1\": 3 metrics, "
+            "8 segments, 4 actions, 2 slots\n");
   std::string bad = ::testing::TempDir() + "/pz_bad_bundle." + std::to_string(getpid()) + ".json";
   std::ofstream(bad) << R"({"version":"x","segments":[{"id":"a","rule":{"and":[1,{"fo":2}]}},
     {"id":"b","rule":{"count":["x","9y"]}}]})";
   CliRun r = Pz("validate " + bad, "");
   EXPECT_EQ(r.code, 1);
-  EXPECT_EQ(r.out, bad + ": invalid bundle, 2 errors\n"
-                         "segments[0].rule.and[1]: unknown operator \"fo\"\n"
-                         "segments[1].rule.count: invalid window \"9y\": expected <n>m, <n>h, <n>d or all\n");
+  EXPECT_EQ(
+      r.out,
+      bad +
+          ": invalid bundle, 2 errors\n"
+          "segments[0].rule.and[1]: unknown operator \"fo\"\n"
+          "segments[1].rule.count: invalid window \"9y\": expected <n>m, <n>h, <n>d or all\n");
   EXPECT_EQ(Pz("validate /nonexistent/file.json", "").code, 2);
 }
 
 TEST(Cli, SimulateDefaultsAndUsage) {
   CliRun r = Pz("simulate --bundle " PZ_SOURCE_DIR "/demo-site/bundle.json",
-             R"({"t":1,"type":"page_view","page":{"path":"/pricing"}}
+                R"({"t":1,"type":"page_view","page":{"path":"/pricing"}}
 {"t":2,"decide":["banner","hero","nope"]}
 )");
   EXPECT_EQ(r.code, 0);
-  EXPECT_EQ(r.out, R"({"t":2,"segments":["engaged","new"],"decisions":[{"slot":"banner","action":null,"content":{"title":"Free shipping over $50"}},{"slot":"hero","action":null,"content":{"title":"Welcome"}},{"slot":"nope","action":null,"content":null}]}
+  EXPECT_EQ(
+      r.out,
+      R"({"t":2,"segments":["engaged","new"],"decisions":[{"slot":"banner","action":null,"content":{"title":"Free shipping over $50"}},{"slot":"hero","action":null,"content":{"title":"Welcome"}},{"slot":"nope","action":null,"content":null}]}
 )");
   EXPECT_EQ(Pz("simulate", "").code, 2);
   EXPECT_EQ(Pz("frobnicate", "").code, 2);

@@ -55,10 +55,12 @@ std::string RandomLine(std::mt19937& rng, int64_t& t) {
   int k = kind(rng);
   static const char* paths[] = {"/", "/docs/a", "/pricing", "/docs"};
   if (k < 40) {
-    return R"({"t":)" + ts + R"(,"type":"view","page":{"path":")" + paths[small(rng) % 4] + R"("}})";
+    return R"({"t":)" + ts + R"(,"type":"view","page":{"path":")" + paths[small(rng) % 4] +
+           R"("}})";
   }
   if (k < 55) {
-    return R"({"t":)" + ts + R"(,"type":"buy","props":{"v":)" + std::to_string(small(rng) * 13) + "}}";
+    return R"({"t":)" + ts + R"(,"type":"buy","props":{"v":)" + std::to_string(small(rng) * 13) +
+           "}}";
   }
   if (k < 65) return R"({"t":)" + ts + R"(,"type":"other"})";
   if (k < 72) {
@@ -67,11 +69,12 @@ std::string RandomLine(std::mt19937& rng, int64_t& t) {
   }
   if (k < 80) {
     return R"({"t":)" + ts + R"(,"decide":["hero"],"context":{"device":")" +
-           (small(rng) < 5 ? "mobile" : "desktop") + R"(","key":")" + (small(rng) < 5 ? "k" : "plan") +
-           R"("}})";
+           (small(rng) < 5 ? "mobile" : "desktop") + R"(","key":")" +
+           (small(rng) < 5 ? "k" : "plan") + R"("}})";
   }
   if (k < 88) {
-    return R"({"t":)" + ts + R"(,"decide":["hero"],"page":{"path":")" + paths[small(rng) % 4] + R"("}})";
+    return R"({"t":)" + ts + R"(,"decide":["hero"],"page":{"path":")" + paths[small(rng) % 4] +
+           R"("}})";
   }
   if (k < 92) return R"({"t":)" + ts + R"(,"type":7})";  // rejected
   return R"({"t":)" + ts + R"(,"decide":["hero"]})";
@@ -100,7 +103,8 @@ void CheckIncrementalEqualsFull(uint32_t seed, int lines) {
         (void)slots;
       } else if (const Value* user = v.find("identify")) {
         ASSERT_TRUE(e->identify(user->as_string(), *v.find("traits"),
-                                static_cast<int64_t>(v.find("t")->as_number())).ok());
+                                static_cast<int64_t>(v.find("t")->as_number()))
+                        .ok());
       } else {
         (void)e->ingest(v);
       }
@@ -123,8 +127,9 @@ TEST(Engine, ProfileStaysBoundedUnderALongStream) {
   for (int i = 0; i < 100000; ++i) {
     t += 1000 + static_cast<int64_t>(rng() % 600000);
     std::string type = (i % 3 == 0) ? "buy" : (i % 3 == 1 ? "view" : "type" + std::to_string(i));
-    ASSERT_TRUE(e.ingest(R"({"t":)" + std::to_string(t) + R"(,"type":")" + type +
-                         R"(","props":{"v":3}})").ok());
+    ASSERT_TRUE(
+        e.ingest(R"({"t":)" + std::to_string(t) + R"(,"type":")" + type + R"(","props":{"v":3}})")
+            .ok());
   }
   const Profile& p = e.profile();
   // Series only for what the bundle names: 3 metrics, 2 counted types (view, buy).
@@ -144,25 +149,29 @@ TEST(Engine, RejectedEventChangesNothing) {
   ASSERT_TRUE(e.load_bundle(kBundle).ok());
   ASSERT_TRUE(e.ingest(R"({"t":1000,"type":"view","page":{"path":"/docs"}})").ok());
   std::string before = to_json(e.profile().to_value());
-  for (const char* bad : {R"({"t":2000,"type":"view","page":{"path":5}})",
-                          R"({"t":"2000","type":"view"})", R"({"t":2000})", "[1]", "{",
-                          R"({"t":1e300,"type":"view"})", R"({"t":2000,"type":"buy","props":3})",
-                          R"({"t":2000,"type":"buy","id":5})"}) {
+  for (const char* bad :
+       {R"({"t":2000,"type":"view","page":{"path":5}})", R"({"t":"2000","type":"view"})",
+        R"({"t":2000})", "[1]", "{", R"({"t":1e300,"type":"view"})",
+        R"({"t":2000,"type":"buy","props":3})", R"({"t":2000,"type":"buy","id":5})"}) {
     EXPECT_FALSE(e.ingest(bad).ok()) << bad;
   }
   EXPECT_EQ(to_json(e.profile().to_value()), before);
-  std::string huge = R"({"t":2000,"type":"view","props":{"x":")" + std::string(40000, 'a') + R"("}})";
+  std::string huge =
+      R"({"t":2000,"type":"view","props":{"x":")" + std::string(40000, 'a') + R"("}})";
   EXPECT_EQ(e.ingest(huge).message(), "event is larger than 32768 bytes");
   EXPECT_EQ(to_json(e.profile().to_value()), before);
 }
 
 TEST(Engine, SegmentsFollowTimeWithoutEvents) {
   Engine e;
-  ASSERT_TRUE(e.load_bundle(R"({"version":"t","metrics":[{"id":"spend","event":"buy","sum":"props.v"}],
+  ASSERT_TRUE(
+      e.load_bundle(R"({"version":"t","metrics":[{"id":"spend","event":"buy","sum":"props.v"}],
     "segments":[{"id":"recent","rule":{"<":[{"since":["buy"]},600000]}},
                 {"id":"w2d","rule":{">":[{"metric":["spend","2d"]},50]}},
-                {"id":"last_buy","rule":{"==":[{"var":"event.type"},"buy"]}}]})").ok());
-  ASSERT_TRUE(e.ingest(R"({"t":)" + std::to_string(kT0) + R"(,"type":"buy","props":{"v":60}})").ok());
+                {"id":"last_buy","rule":{"==":[{"var":"event.type"},"buy"]}}]})")
+          .ok());
+  ASSERT_TRUE(
+      e.ingest(R"({"t":)" + std::to_string(kT0) + R"(,"type":"buy","props":{"v":60}})").ok());
   EXPECT_EQ(e.segments(), (std::vector<std::string>{"last_buy", "recent", "w2d"}));
   e.evaluate(kT0 + 11 * 60000);  // since(buy) is now 11 min
   EXPECT_EQ(e.segments(), (std::vector<std::string>{"last_buy", "w2d"}));

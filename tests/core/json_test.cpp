@@ -42,12 +42,16 @@ TEST(Json, LoneSurrogateEscapesAreKept) {
 TEST(Json, ErrorsSayWhatAndWhere) {
   EXPECT_EQ(RoundTrip(""), "error: invalid JSON: empty input");
   EXPECT_EQ(RoundTrip("   "), "error: invalid JSON: empty input");
-  EXPECT_EQ(RoundTrip(R"({"a":1}})"), "error: invalid JSON at byte 7: unexpected content after the JSON value");
-  EXPECT_EQ(RoundTrip(R"({"a":1} x)"),
-            "error: invalid JSON: an object or array is not closed, or content follows the JSON value");
-  EXPECT_EQ(RoundTrip(R"({"a":1)"),
-            "error: invalid JSON: an object or array is not closed, or content follows the JSON value");
-  EXPECT_EQ(RoundTrip("[1,]"), "error: invalid JSON at byte 3: misplaced or missing comma, colon, bracket or brace");
+  EXPECT_EQ(RoundTrip(R"({"a":1}})"),
+            "error: invalid JSON at byte 7: unexpected content after the JSON value");
+  EXPECT_EQ(
+      RoundTrip(R"({"a":1} x)"),
+      "error: invalid JSON: an object or array is not closed, or content follows the JSON value");
+  EXPECT_EQ(
+      RoundTrip(R"({"a":1)"),
+      "error: invalid JSON: an object or array is not closed, or content follows the JSON value");
+  EXPECT_EQ(RoundTrip("[1,]"),
+            "error: invalid JSON at byte 3: misplaced or missing comma, colon, bracket or brace");
   EXPECT_EQ(RoundTrip("[tru]"), "error: invalid JSON at byte 1: invalid value");
   EXPECT_EQ(RoundTrip(R"(["\q"])"), "error: invalid JSON at byte 1: invalid string escape");
   EXPECT_EQ(RoundTrip(R"({"k\q":1})"), "error: invalid JSON at byte 2: invalid string escape");

@@ -30,21 +30,21 @@ TEST(Logic, Var) {
       {R"({"var":["a"]})", R"({"a":1})", "1"},
       {R"({"var":"a.b.c"})", R"({"a":{"b":{"c":"deep"}}})", R"("deep")"},
       {R"({"var":["x",5]})", R"({"a":1})", "5"},
-      {R"({"var":["a",5]})", R"({"a":null})", "null"},     // present null is not "not found"
-      {R"({"var":["a.b",5]})", R"({"a":null})", "5"},      // null on the way is
+      {R"({"var":["a",5]})", R"({"a":null})", "null"},  // present null is not "not found"
+      {R"({"var":["a.b",5]})", R"({"a":null})", "5"},   // null on the way is
       {R"({"var":""})", R"({"a":1})", R"({"a":1})"},
       {R"({"var":null})", R"([1,2])", "[1,2]"},
       {R"({"var":[]})", R"(7)", "7"},
       {R"({"var":1})", R"(["a","b"])", R"("b")"},
       {R"({"var":"1"})", R"(["a","b"])", R"("b")"},
-      {R"({"var":"01"})", R"(["a","b"])", "null"},          // not a canonical index
+      {R"({"var":"01"})", R"(["a","b"])", "null"},  // not a canonical index
       {R"({"var":"a.length"})", R"({"a":[1,2,3]})", "3"},
-      {R"({"var":"s.length"})", R"({"s":"h😀"})", "3"},    // UTF-16 units
+      {R"({"var":"s.length"})", R"({"s":"h😀"})", "3"},  // UTF-16 units
       {R"({"var":"s.1"})", R"({"s":"abc"})", R"("b")"},
       {R"({"var":"n.x"})", R"({"n":5})", "null"},
       {R"({"var":"a"})", "null", "null"},
       {R"({"var":{"cat":["a",".b"]}})", R"({"a":{"b":2}})", "2"},  // computed path
-      {R"({"var":[["a"]]})", R"({"a":3})", "3"},            // String(["a"]) is "a"
+      {R"({"var":[["a"]]})", R"({"a":3})", "3"},                   // String(["a"]) is "a"
       {R"({"var":"a..b"})", R"({"a":{"":{"b":4}}})", "4"},
   });
 }
@@ -67,7 +67,7 @@ TEST(Logic, MissingAndMissingSome) {
 TEST(Logic, IfAndOr) {
   RunTable({
       {R"({"if":[true,"yes","no"]})", "null", R"("yes")"},
-      {R"({"if":[[],"yes","no"]})", "null", R"("no")"},  // empty array is falsy
+      {R"({"if":[[],"yes","no"]})", "null", R"("no")"},    // empty array is falsy
       {R"({"if":["0","yes","no"]})", "null", R"("yes")"},  // "0" is truthy
       {R"({"if":[false,1,false,2,3]})", "null", "3"},
       {R"({"if":[false,1,false,2]})", "null", "null"},
@@ -176,8 +176,8 @@ TEST(Logic, ArrayOperators) {
       {R"({"all":[[],{">":[{"var":""},0]}]})", "null", "false"},
       {R"({"none":[[],{">":[{"var":""},0]}]})", "null", "true"},
       {R"({"some":[[0,"",1],{"var":""}]})", "null", "true"},
-      {R"({"some":[{"var":"items"},{">=":[{"var":"qty"},2]}]})", R"({"items":[{"qty":1},{"qty":2}]})",
-       "true"},
+      {R"({"some":[{"var":"items"},{">=":[{"var":"qty"},2]}]})",
+       R"({"items":[{"qty":1},{"qty":2}]})", "true"},
       {R"({"merge":[[1,2],3,[[4]]]})", "null", "[1,2,3,[4]]"},
       {R"({"merge":[]})", "null", "[]"},
       {R"({"in":["a",["a","b"]]})", "null", "true"},
@@ -225,7 +225,7 @@ TEST(Logic, UnknownOperators) {
       {R"({"a.b":[1]})", "null", "error: Unrecognized operation a.b (failed at a)"},
       {R"({"fo":[{"*":[]}]})", "null",  // arguments are evaluated first
        "error: TypeError: Reduce of empty array with no initial value"},
-      {R"({})", "null", "{}"},                              // not logic: a literal
+      {R"({})", "null", "{}"},  // not logic: a literal
       {R"({"a":1,"b":2})", "null", R"({"a":1,"b":2})"},
       {R"([{"var":"a"},1])", R"({"a":0})", "[0,1]"},  // arrays are evaluated element-wise
       {R"({"count":["x","7d"]})", "null",
@@ -255,9 +255,11 @@ TEST(Logic, BundleModeErrorsCarryPaths) {
   };
   for (const E& e : std::vector<E>{
            {R"({"and":[true,{"fo":1}]})", "and[1]", "unknown operator \"fo\""},
-           {R"({"var":"user.plan"})", "var", "unknown variable \"user\": rules read event.*, "
-                                             "page.*, traits.*, segments.*, context.*, profile.* or now"},
-           {R"({"count":[{"var":"t"},"7d"]})", "count", "count expects an event type as a literal string"},
+           {R"({"var":"user.plan"})", "var",
+            "unknown variable \"user\": rules read event.*, "
+            "page.*, traits.*, segments.*, context.*, profile.* or now"},
+           {R"({"count":[{"var":"t"},"7d"]})", "count",
+            "count expects an event type as a literal string"},
            {R"({"count":["buy","7w"]})", "count",
             "invalid window \"7w\": expected <n>m, <n>h, <n>d or all"},
            {R"({"metric":["x"]})", "metric", "metric takes 2 arguments, got 1"},

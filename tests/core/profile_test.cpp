@@ -51,7 +51,7 @@ TEST(Series, NeverMissesAnEventInsideTheWindow) {
 TEST(Series, LongWindowsReadDailyBuckets) {
   Retention r;
   Series s;
-  s.add(kT0 + 23 * kHourMs, 5, r);        // day 0, 23:00
+  s.add(kT0 + 23 * kHourMs, 5, r);          // day 0, 23:00
   s.add(kT0 + kDayMs + 1 * kHourMs, 7, r);  // day 1, 01:00
   // 7d window at day 7 12:00 starts at day 0 12:00: day-0 bucket overlaps -> both count.
   EXPECT_EQ(s.window_value(kT0 + 7 * kDayMs + 12 * kHourMs, W("7d"), r), 12);
@@ -132,7 +132,8 @@ TEST(Profile, TraitsMergeDeleteAndBounds) {
   EXPECT_EQ(p.traits.identity(), before.identity());  // unchanged
 
   std::string many = "{";
-  for (int i = 0; i < 70; ++i) many += (i ? "," : "") + std::string("\"k") + std::to_string(i) + "\":1";
+  for (int i = 0; i < 70; ++i)
+    many += (i ? "," : "") + std::string("\"k") + std::to_string(i) + "\":1";
   many += "}";
   st = p.set_traits(J(many));
   EXPECT_EQ(st.message(), "traits: more than 64 keys");

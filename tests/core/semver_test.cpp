@@ -32,7 +32,7 @@ TEST(SemVerTest, ParsesFields) {
       {"0.0.0", "0", "0", "0", "", ""},
       {"v1.2.3", "1", "2", "3", "", ""},
       {"V1.2.3", "1", "2", "3", "", ""},
-      {"1", "1", "0", "0", "", ""},             // flagd: partial versions
+      {"1", "1", "0", "0", "", ""},  // flagd: partial versions
       {"1.2", "1", "2", "0", "", ""},
       {"v1.2", "1", "2", "0", "", ""},
       {"1.0.0-alpha", "1", "0", "0", "alpha", ""},
@@ -40,10 +40,10 @@ TEST(SemVerTest, ParsesFields) {
       {"1.0.0-0.3.7", "1", "0", "0", "0.3.7", ""},
       {"1.0.0-x.7.z.92", "1", "0", "0", "x.7.z.92", ""},
       {"1.0.0-x-y-z.--", "1", "0", "0", "x-y-z.--", ""},
-      {"1.0.0-0a", "1", "0", "0", "0a", ""},     // alphanumeric, so a leading zero is fine
+      {"1.0.0-0a", "1", "0", "0", "0a", ""},  // alphanumeric, so a leading zero is fine
       {"1.0.0+20130313144700", "1", "0", "0", "", "20130313144700"},
       {"1.0.0-beta+exp.sha.5114f85", "1", "0", "0", "beta", "exp.sha.5114f85"},
-      {"1.0.0+001", "1", "0", "0", "", "001"},   // build identifiers may have leading zeros
+      {"1.0.0+001", "1", "0", "0", "", "001"},  // build identifiers may have leading zeros
       {"1.0.0+other", "1", "0", "0", "", "other"},
       {"12345678901234567890123.0.1", "12345678901234567890123", "0", "1", "", ""},
   };
@@ -69,7 +69,7 @@ TEST(SemVerTest, RejectsInvalid) {
       "1..3",
       ".1.2",
       "1.2.3.4",
-      "2.0.0.0",          // flagd-testbed: no match
+      "2.0.0.0",  // flagd-testbed: no match
       "01.2.3",
       "1.02.3",
       "1.2.03",
@@ -82,14 +82,14 @@ TEST(SemVerTest, RejectsInvalid) {
       "1.2.3-a..b",
       "1.2.3-a.",
       "1.2.3-.a",
-      "1.2.3-01",         // numeric prerelease identifier with a leading zero
+      "1.2.3-01",  // numeric prerelease identifier with a leading zero
       "1.2.3-a.00",
       "1.2.3-a_b",
       "1.2.3-\xC3\xA9",
       "1.2.3+a..b",
       "1.2.3+a+b",
       "1.2.3+a_b",
-      "1.2-beta",         // shorthand cannot carry a prerelease (golang.org/x/mod/semver)
+      "1.2-beta",  // shorthand cannot carry a prerelease (golang.org/x/mod/semver)
       "1-beta",
       "1.2+build",
       " 1.2.3",
@@ -136,9 +136,12 @@ TEST(SemVerTest, ErrorReasons) {
 // Semantic Versioning 2.0.0, item 11: each version is lower than the next.
 TEST(SemVerTest, SpecPrecedenceChain) {
   const std::vector<std::string_view> chain = {
-      "1.0.0-alpha", "1.0.0-alpha.1", "1.0.0-alpha.beta", "1.0.0-beta", "1.0.0-beta.2",
-      "1.0.0-beta.11", "1.0.0-rc.1", "1.0.0", "1.0.1", "1.1.0", "1.9.0", "1.10.0", "1.11.0",
-      "2.0.0", "2.1.0", "2.1.1", "10.0.0",
+      "1.0.0-alpha", "1.0.0-alpha.1", "1.0.0-alpha.beta",
+      "1.0.0-beta",  "1.0.0-beta.2",  "1.0.0-beta.11",
+      "1.0.0-rc.1",  "1.0.0",         "1.0.1",
+      "1.1.0",       "1.9.0",         "1.10.0",
+      "1.11.0",      "2.0.0",         "2.1.0",
+      "2.1.1",       "10.0.0",
   };
   for (size_t i = 0; i < chain.size(); ++i) {
     for (size_t j = 0; j < chain.size(); ++j) {
@@ -156,22 +159,22 @@ TEST(SemVerTest, Compare) {
     int expected;
   };
   const Case cases[] = {
-      {"1.0.0", "1.0.0+build", 0},                 // build metadata ignored
+      {"1.0.0", "1.0.0+build", 0},  // build metadata ignored
       {"1.0.0+a", "1.0.0+b", 0},
       {"1.0.0-rc.1+a", "1.0.0-rc.1+b", 0},
       {"v1.2.3", "1.2.3", 0},
       {"V1.2.3", "v1.2.3", 0},
       {"1", "1.0.0", 0},
       {"1.2", "1.2.0", 0},
-      {"1.0", "1.2", -1},                          // flagd: "no minor version"
-      {"v1234.0.1", "v1235.0.2", -1},              // flagd: "less with large number"
-      {"1.0.0-preview.1.2", "1.0.0", -1},          // flagd
+      {"1.0", "1.2", -1},                  // flagd: "no minor version"
+      {"v1234.0.1", "v1235.0.2", -1},      // flagd: "less with large number"
+      {"1.0.0-preview.1.2", "1.0.0", -1},  // flagd
       {"1.0.0-preview.1.3", "1.0.0-preview.1.2", 1},
-      {"2.0.0-alpha", "2.0.0", -1},                // flagd-testbed: "lesser"
-      {"1.0.0-2", "1.0.0-10", -1},                 // numeric identifiers compare numerically
-      {"1.0.0-a2", "1.0.0-a10", 1},                // alphanumeric ones compare by ASCII
-      {"1.0.0-999", "1.0.0-a", -1},                // numeric below alphanumeric
-      {"1.0.0-A", "1.0.0-a", -1},                  // ASCII: uppercase first
+      {"2.0.0-alpha", "2.0.0", -1},  // flagd-testbed: "lesser"
+      {"1.0.0-2", "1.0.0-10", -1},   // numeric identifiers compare numerically
+      {"1.0.0-a2", "1.0.0-a10", 1},  // alphanumeric ones compare by ASCII
+      {"1.0.0-999", "1.0.0-a", -1},  // numeric below alphanumeric
+      {"1.0.0-A", "1.0.0-a", -1},    // ASCII: uppercase first
       {"1.0.0-alpha-1", "1.0.0-alpha", 1},
       {"1.0.0-0", "1.0.0", -1},
       {"99999999999999999999.0.0", "99999999999999999998.0.0", 1},
@@ -211,7 +214,7 @@ TEST(SemVerTest, EvalOperators) {
       {"v1.0.0", "<", "v1.2", true},
       {"1.2", "=", "1.2", true},
       {"1", "=", "v1.0.0", true},
-      {"1.0.0+other", "=", "1.0.0", true},         // flagd-testbed: build metadata ignored
+      {"1.0.0+other", "=", "1.0.0", true},  // flagd-testbed: build metadata ignored
       {"2.0.0-alpha", "<", "2.0.0", true},
       {"2.0.0-alpha", "=", "2.0.0", false},
       // "^": same major.
@@ -220,9 +223,9 @@ TEST(SemVerTest, EvalOperators) {
       {"2.2.3", "^", "1.2.3", false},
       {"2.1.1", "^", "1.1.1", false},
       {"1.0.0", "^", "1.99.99", true},
-      {"0.1.0", "^", "0.9.0", true},               // no npm-style special case for major 0
-      {"1.0.0-alpha", "^", "1.5.0", true},         // prerelease ignored
-      {"3.1.0", "^", "3.0.0", true},               // flagd-testbed "major"
+      {"0.1.0", "^", "0.9.0", true},        // no npm-style special case for major 0
+      {"1.0.0-alpha", "^", "1.5.0", true},  // prerelease ignored
+      {"3.1.0", "^", "3.0.0", true},        // flagd-testbed "major"
       {"4.0.0", "^", "3.0.0", false},
       // "~": same major and minor.
       {"1.2.3", "~", "1.2.6", true},
@@ -230,7 +233,7 @@ TEST(SemVerTest, EvalOperators) {
       {"1.3.3", "~", "1.2.6", false},
       {"2.2.1", "~", "2.1.1", false},
       {"2.1.1", "~", "1.1.1", false},
-      {"3.0.1", "~", "3.0.0", true},               // flagd-testbed "minor"
+      {"3.0.1", "~", "3.0.0", true},  // flagd-testbed "minor"
       {"3.1.0", "~", "3.0.0", false},
       {"1.2", "~", "1.2.9", true},
       {"1.2.0-rc.1", "~", "1.2.5+b", true},

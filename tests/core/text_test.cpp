@@ -20,13 +20,13 @@ namespace {
 constexpr double kInf = INFINITY;
 
 // Frequently used byte strings.
-constexpr std::string_view kEmoji = "\xF0\x9F\x98\x80";         // U+1F600 😀 = D83D DE00
-constexpr std::string_view kEmoji2 = "\xF0\x9F\x98\x81";        // U+1F601 😁 = D83D DE01
-constexpr std::string_view kHigh = "\xED\xA0\xBD";              // lone U+D83D
-constexpr std::string_view kLow = "\xED\xB8\x80";               // lone U+DE00
+constexpr std::string_view kEmoji = "\xF0\x9F\x98\x80";              // U+1F600 😀 = D83D DE00
+constexpr std::string_view kEmoji2 = "\xF0\x9F\x98\x81";             // U+1F601 😁 = D83D DE01
+constexpr std::string_view kHigh = "\xED\xA0\xBD";                   // lone U+D83D
+constexpr std::string_view kLow = "\xED\xB8\x80";                    // lone U+DE00
 constexpr std::string_view kPairSplit = "\xED\xA0\xBD\xED\xB8\x80";  // non-canonical 😀
-constexpr std::string_view kHalfwidth = "\xEF\xBD\xA1";         // U+FF61 ｡
-constexpr std::string_view kFffd = "\xEF\xBF\xBD";              // U+FFFD
+constexpr std::string_view kHalfwidth = "\xEF\xBD\xA1";              // U+FF61 ｡
+constexpr std::string_view kFffd = "\xEF\xBF\xBD";                   // U+FFFD
 
 std::string S(std::string_view a, std::string_view b = {}, std::string_view c = {}) {
   std::string s(a);
@@ -67,7 +67,9 @@ TEST(TextTest, ToUtf16) {
       {"\xC3\xA9", u"\u00E9"},
       {"\xE2\x82\xAC", u"\u20AC"},
       {S(kEmoji), u"\xD83D\xDE00"},
-      {S("a", kEmoji, "b"), u"a\xD83D\xDE00" u"b"},
+      {S("a", kEmoji, "b"),
+       u"a\xD83D\xDE00"
+       u"b"},
       {"\xF4\x8F\xBF\xBF", u"\xDBFF\xDFFF"},  // U+10FFFF
       {S(kHigh), u"\xD83D"},
       {S(kLow), u"\xDE00"},
@@ -76,12 +78,15 @@ TEST(TextTest, ToUtf16) {
       {"\xFF", u"\xFFFD"},
       {"\x80", u"\xFFFD"},
       {"a\xC3", u"a\xFFFD"},
-      {"\xC0\x80", u"\xFFFD\xFFFD"},                       // overlong NUL
-      {"\xE2\x82", u"\xFFFD\xFFFD"},                       // truncated
-      {"\xE2\x82" "a", u"\xFFFD\xFFFD" u"a"},
-      {"\xE0\x80\x80", u"\xFFFD\xFFFD\xFFFD"},             // overlong
-      {"\xF0\x9F\x98", u"\xFFFD\xFFFD\xFFFD"},             // truncated 4-byte
-      {"\xF4\x90\x80\x80", u"\xFFFD\xFFFD\xFFFD\xFFFD"},   // above U+10FFFF
+      {"\xC0\x80", u"\xFFFD\xFFFD"},  // overlong NUL
+      {"\xE2\x82", u"\xFFFD\xFFFD"},  // truncated
+      {"\xE2\x82"
+       "a",
+       u"\xFFFD\xFFFD"
+       u"a"},
+      {"\xE0\x80\x80", u"\xFFFD\xFFFD\xFFFD"},            // overlong
+      {"\xF0\x9F\x98", u"\xFFFD\xFFFD\xFFFD"},            // truncated 4-byte
+      {"\xF4\x90\x80\x80", u"\xFFFD\xFFFD\xFFFD\xFFFD"},  // above U+10FFFF
       {"\xF8\x88\x80\x80\x80", u"\xFFFD\xFFFD\xFFFD\xFFFD\xFFFD"},
   };
   for (const Case& c : cases) {
@@ -110,9 +115,11 @@ TEST(TextTest, AppendWtf8) {
       {u"\xD83D\xDE00", S(kEmoji)},
       {u"\xD83D", S(kHigh)},
       {u"\xDE00", S(kLow)},
-      {u"\xDE00\xD83D", S(kLow, kHigh)},                     // reversed: two lone surrogates
-      {u"\xD83D\xD83D\xDE00", S(kHigh, kEmoji)},            // high, then a pair
-      {u"\xD83D" u"a\xDE00", S(kHigh, "a", kLow)},
+      {u"\xDE00\xD83D", S(kLow, kHigh)},          // reversed: two lone surrogates
+      {u"\xD83D\xD83D\xDE00", S(kHigh, kEmoji)},  // high, then a pair
+      {u"\xD83D"
+       u"a\xDE00",
+       S(kHigh, "a", kLow)},
       {u"\xDBFF\xDFFF", "\xF4\x8F\xBF\xBF"},
       {u"\xFFFD", S(kFffd)},
   };
@@ -125,8 +132,8 @@ TEST(TextTest, AppendWtf8) {
 }
 
 TEST(TextTest, Utf16RoundTripOfCanonicalStrings) {
-  const std::string inputs[] = {"", "hello", S("a", kEmoji, "b"), S(kHigh), S(kLow, kHigh),
-                                "\xC3\xA9\xE2\x82\xAC\xF4\x8F\xBF\xBF"};
+  const std::string inputs[] = {"",       "hello",        S("a", kEmoji, "b"),
+                                S(kHigh), S(kLow, kHigh), "\xC3\xA9\xE2\x82\xAC\xF4\x8F\xBF\xBF"};
   for (const std::string& s : inputs) EXPECT_EQ(Wtf8(U16(s)), s);
   // Non-canonical input comes back canonical.
   EXPECT_EQ(Wtf8(U16(kPairSplit)), kEmoji);
@@ -177,16 +184,11 @@ TEST(TextTest, JsLength) {
     size_t expected;
   };
   const Case cases[] = {
-      {"", 0},
-      {"abc", 3},
-      {"\xC3\xA9", 1},
-      {"\xE2\x82\xAC", 1},
-      {S(kEmoji), 2},
-      {S("a", kEmoji, "b"), 4},
-      {S(kHigh), 1},
-      {S(kPairSplit), 2},
-      {"\xE2\x82", 2},
-      {"\xFF\xFE", 2},
+      {"", 0},         {"abc", 3},
+      {"\xC3\xA9", 1}, {"\xE2\x82\xAC", 1},
+      {S(kEmoji), 2},  {S("a", kEmoji, "b"), 4},
+      {S(kHigh), 1},   {S(kPairSplit), 2},
+      {"\xE2\x82", 2}, {"\xFF\xFE", 2},
   };
   for (const Case& c : cases) {
     EXPECT_EQ(js_length(c.input), c.expected) << Json(c.input);
@@ -210,14 +212,14 @@ TEST(TextTest, JsCompare) {
       {S(kHalfwidth), S(kEmoji), 1},
       {S(kEmoji), S(kHalfwidth), -1},
       {S("a", kHalfwidth), S("a", kEmoji), 1},
-      {"\xEE\x80\x80", "\xF0\x90\x80\x80", 1},       // U+E000 vs U+10000
-      {"\xED\x9F\xBF", "\xF0\x90\x80\x80", -1},      // U+D7FF vs U+10000
-      {"\xEF\xBF\xBF", "\xF4\x8F\xBF\xBF", 1},       // U+FFFF vs U+10FFFF
+      {"\xEE\x80\x80", "\xF0\x90\x80\x80", 1},   // U+E000 vs U+10000
+      {"\xED\x9F\xBF", "\xF0\x90\x80\x80", -1},  // U+D7FF vs U+10000
+      {"\xEF\xBF\xBF", "\xF4\x8F\xBF\xBF", 1},   // U+FFFF vs U+10FFFF
       {S(kFffd), S(kEmoji), 1},
       {S(kEmoji), S(kEmoji2), -1},
-      {S(kHigh), S(kEmoji), -1},                     // prefix in units
+      {S(kHigh), S(kEmoji), -1},  // prefix in units
       {S(kLow), S(kEmoji), 1},
-      {S(kHigh), "\xEE\x80\x80", -1},                // U+D83D vs U+E000
+      {S(kHigh), "\xEE\x80\x80", -1},  // U+D83D vs U+E000
       // ASCII and BMP.
       {"a", "b", -1},
       {"ab", "a", 1},
@@ -227,7 +229,10 @@ TEST(TextTest, JsCompare) {
       {"Z", "a", -1},
       {"10", "9", -1},
       {"\xC3\xA9", "e", 1},
-      {"\xC3\xA9", "\xC3\xA9" "a", -1},
+      {"\xC3\xA9",
+       "\xC3\xA9"
+       "a",
+       -1},
       {"\xE2\x82\xAC", S(kFffd), -1},
       {S(kFffd), "\xEF\xBF\xBF", -1},
       // Different bytes, same UTF-16 units.
@@ -236,10 +241,14 @@ TEST(TextTest, JsCompare) {
       {S("x", kPairSplit, "z"), S("x", kEmoji, "y"), 1},
       {"\xFF", S(kFffd), 0},
       // Invalid bytes compare as U+FFFD.
-      {"\xFF", "\xEF\xBF\xBF", -1},                  // U+FFFD < U+FFFF (bytes say otherwise)
-      {"\x80", "\xC3\xA9", 1},                       // U+FFFD > U+00E9 (bytes say otherwise)
-      {"\xE2\x82", "\xE2\x82\xAC", 1},               // FFFD FFFD vs 20AC
-      {"\xE2\x82" "a", "\xE2\x82" "b", -1},
+      {"\xFF", "\xEF\xBF\xBF", -1},     // U+FFFD < U+FFFF (bytes say otherwise)
+      {"\x80", "\xC3\xA9", 1},          // U+FFFD > U+00E9 (bytes say otherwise)
+      {"\xE2\x82", "\xE2\x82\xAC", 1},  // FFFD FFFD vs 20AC
+      {"\xE2\x82"
+       "a",
+       "\xE2\x82"
+       "b",
+       -1},
       {"a\xE2\x82", "a\xE2\x82\xAC", 1},
   };
   for (const Case& c : cases) {
@@ -288,8 +297,12 @@ TEST(TextTest, JsSubstr) {
       {S(kEmoji, kEmoji2), 1, 2, true, S(kLow, kHigh)},  // "\ude00\ud83d"
       {"\xC3\xA9\xE2\x82\xAC", 1, 0, false, "\xE2\x82\xAC"},
       // Invalid bytes come out as U+FFFD; non-canonical pairs come out canonical.
-      {"a\xFF" "b", 1, 1, true, S(kFffd)},
-      {"\xE2\x82" "c", 0, 0, false, S(kFffd, kFffd, "c")},
+      {"a\xFF"
+       "b",
+       1, 1, true, S(kFffd)},
+      {"\xE2\x82"
+       "c",
+       0, 0, false, S(kFffd, kFffd, "c")},
       {S(kPairSplit), 0, 0, false, S(kEmoji)},
       {S(kPairSplit), 1, 0, false, S(kLow)},
       {S(kHigh, "x"), 0, 0, false, S(kHigh, "x")},
@@ -319,12 +332,12 @@ TEST(TextTest, JsIncludes) {
       {"hello", "xyz", false},
       {"hello", "hello!", false},
       {e, S(kEmoji), true},
-      {e, S(kHigh), true},        // "a😀b".includes("\ud83d") === true
-      {e, S(kLow, "b"), true},    // "a😀b".includes("\ude00b") === true
+      {e, S(kHigh), true},      // "a😀b".includes("\ud83d") === true
+      {e, S(kLow, "b"), true},  // "a😀b".includes("\ude00b") === true
       {e, S(kLow, "a"), false},
       {e, S(kPairSplit), true},
       {S("x", kPairSplit), S(kEmoji), true},
-      {"\xE2\x82\xAC", "\x82", false},   // an invalid needle byte is U+FFFD, not a byte match
+      {"\xE2\x82\xAC", "\x82", false},  // an invalid needle byte is U+FFFD, not a byte match
       {"\xFF", S(kFffd), true},
       {"\xC3\xA9t\xC3\xA9", "t\xC3\xA9", true},
   };
@@ -355,10 +368,18 @@ TEST(TextTest, JsCharAt) {
       {e, 2, true, S(kLow)},
       {e, 3, true, "b"},
       {e, 4, false, "untouched"},
-      {"\xC3\xA9" "x", 0, true, "\xC3\xA9"},
-      {"\xC3\xA9" "x", 1, true, "x"},
-      {"a\xFF" "b", 1, true, S(kFffd)},
-      {"a\xFF" "b", 2, true, "b"},
+      {"\xC3\xA9"
+       "x",
+       0, true, "\xC3\xA9"},
+      {"\xC3\xA9"
+       "x",
+       1, true, "x"},
+      {"a\xFF"
+       "b",
+       1, true, S(kFffd)},
+      {"a\xFF"
+       "b",
+       2, true, "b"},
       {S(kPairSplit), 1, true, S(kLow)},
   };
   for (const Case& c : cases) {
@@ -382,17 +403,19 @@ TEST(TextTest, AppendJsonString) {
       {"a\"b\\c", R"("a\"b\\c")"},
       {std::string("\b\f\n\r\t\x00\x01\x1f", 8), R"("\b\f\n\r\t\u0000\u0001\u001f")"},
       {"\x0b\x1b", R"("\u000b\u001b")"},
-      {"\x7f", "\"\x7f\""},                                      // DEL is not escaped
+      {"\x7f", "\"\x7f\""},  // DEL is not escaped
       {"/<>&'", R"("/<>&'")"},
       {"\xE2\x80\xA8\xE2\x80\xA9", "\"\xE2\x80\xA8\xE2\x80\xA9\""},  // U+2028/2029 raw
       {S("\xC3\xA9", kEmoji), S("\"\xC3\xA9", kEmoji, "\"")},
       {S(kHigh), R"("\ud83d")"},
       {S(kLow), R"("\ude00")"},
-      {"\xED\xAF\xBF", R"("\udbff")"},                           // lowercase hex
+      {"\xED\xAF\xBF", R"("\udbff")"},  // lowercase hex
       {S(kLow, kHigh), R"("\ude00\ud83d")"},
-      {S(kPairSplit), S("\"", kEmoji, "\"")},                    // a pair, even if split in bytes
+      {S(kPairSplit), S("\"", kEmoji, "\"")},  // a pair, even if split in bytes
       {S(kHigh, "x", kLow), R"("\ud83dx\ude00")"},
-      {"a\xFF" "b", S("\"a", kFffd, "b\"")},                     // invalid byte -> U+FFFD
+      {"a\xFF"
+       "b",
+       S("\"a", kFffd, "b\"")},  // invalid byte -> U+FFFD
       {"\xE2\x82", S("\"", kFffd, S(kFffd, "\""))},
   };
   for (const Case& c : cases) {
@@ -430,7 +453,7 @@ TEST(TextTest, ParseArrayIndex) {
       {"42", true, 42},
       {"1000000", true, 1000000},
       {"4294967294", true, 4294967294u},
-      {"4294967295", false, 0},   // 2^32 - 1 is not an array index
+      {"4294967295", false, 0},  // 2^32 - 1 is not an array index
       {"4294967296", false, 0},
       {"9999999999", false, 0},
       {"10000000000", false, 0},
@@ -455,7 +478,6 @@ TEST(TextTest, ParseArrayIndex) {
   }
 }
 
-
 // ---------------------------------------------------------------------------------------------
 // Differential test: every function against the obvious model "decode to UTF-16 with to_utf16,
 // operate on the units" over many pseudo-random strings built from tricky fragments (ASCII,
@@ -476,11 +498,37 @@ class Lcg {
 
 std::string RandomWtf8(Lcg& rng) {
   static const std::string_view kFragments[] = {
-      "a", "b", "z", "\"", "\\", "\n", std::string_view("\0", 1), "\x1f", "\x7f",
-      "\xC3\xA9", "\xE2\x82\xAC", "\xEF\xBD\xA1", "\xEF\xBF\xBD", "\xEF\xBF\xBF", "\xEE\x80\x80",
-      "\xF0\x9F\x98\x80", "\xF0\x9F\x98\x81", "\xF4\x8F\xBF\xBF", "\xF0\x90\x80\x80",
-      "\xED\xA0\xBD", "\xED\xB8\x80", "\xED\xAF\xBF", "\xED\x9F\xBF",
-      "\xFF", "\x80", "\xC3", "\xE2\x82", "\xF0\x9F\x98", "\xC0\xAF", "\xF5", "\xBF",
+      "a",
+      "b",
+      "z",
+      "\"",
+      "\\",
+      "\n",
+      std::string_view("\0", 1),
+      "\x1f",
+      "\x7f",
+      "\xC3\xA9",
+      "\xE2\x82\xAC",
+      "\xEF\xBD\xA1",
+      "\xEF\xBF\xBD",
+      "\xEF\xBF\xBF",
+      "\xEE\x80\x80",
+      "\xF0\x9F\x98\x80",
+      "\xF0\x9F\x98\x81",
+      "\xF4\x8F\xBF\xBF",
+      "\xF0\x90\x80\x80",
+      "\xED\xA0\xBD",
+      "\xED\xB8\x80",
+      "\xED\xAF\xBF",
+      "\xED\x9F\xBF",
+      "\xFF",
+      "\x80",
+      "\xC3",
+      "\xE2\x82",
+      "\xF0\x9F\x98",
+      "\xC0\xAF",
+      "\xF5",
+      "\xBF",
   };
   constexpr uint32_t kCount = sizeof(kFragments) / sizeof(kFragments[0]);
   std::string s;

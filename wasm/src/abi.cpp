@@ -5,7 +5,8 @@
 // offsets into the exported `memory`; after any call that may allocate, re-read `memory.buffer`
 // (it is replaced when memory grows; env.emscripten_notify_memory_growth is called then).
 //
-// Every export is extern "C" with only i32/i64/f64 parameters, so it is callable from any wasm host.
+// Every export is extern "C" with only i32/i64/f64 parameters, so it is callable from any wasm
+// host.
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -38,7 +39,9 @@ PZ_EXPORT(pz_selftest) int32_t pz_selftest(void) {
   if (!sim.init(R"({"version":"selftest",
       "metrics":[{"id":"pv","event":"page_view","where":{"starts_with":[{"var":"page.path"},"/p"]}}],
       "segments":[{"id":"seen","rule":{">=":[{"metric":["pv","7d"]},1]}}],
-      "defaults":{"hero":{"content":{"title":"Welcome"}}}})", "sim").ok()) {
+      "defaults":{"hero":{"content":{"title":"Welcome"}}}})",
+                "sim")
+           .ok()) {
     return 0;
   }
   std::string out;

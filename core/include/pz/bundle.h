@@ -32,10 +32,10 @@ struct MetricDef {
 struct SegmentDef {
   std::string id;
   Program rule;
-  uint32_t deps = 0;                // kDep* flags
-  std::vector<int> metric_deps;     // metric indices read
-  std::vector<int> count_deps;      // counted event-type indices read
-  std::vector<int> segment_deps;    // segments read
+  uint32_t deps = 0;                   // kDep* flags
+  std::vector<int> metric_deps;        // metric indices read
+  std::vector<int> count_deps;         // counted event-type indices read
+  std::vector<int> segment_deps;       // segments read
   std::vector<Window> metric_windows;  // windows over metrics/counts (time dependence)
 };
 
@@ -65,7 +65,7 @@ struct SlotDefault {
 
 struct Bundle {
   std::string version;
-  std::string consent_mode = "opt-in";         // "opt-in" | "opt-out"
+  std::string consent_mode = "opt-in";              // "opt-in" | "opt-out"
   std::string consent_gpc = "personalization_off";  // "personalization_off" | "ignore"
   Retention retention;
   std::vector<MetricDef> metrics;

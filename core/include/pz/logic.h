@@ -42,8 +42,8 @@ struct RuleRef {
   Kind kind;
   std::string name;
   Window window;
-  std::string path;  // JSON path of the operator inside the rule, for error messages
-  int slot = -1;     // set by the resolver: event-type, metric or segment index
+  std::string path;           // JSON path of the operator inside the rule, for error messages
+  int slot = -1;              // set by the resolver: event-type, metric or segment index
   bool since_metric = false;  // kSince: the name is a metric (else an event type)
 };
 

@@ -38,7 +38,7 @@ class [[nodiscard]] Status {
 template <typename T>
 class [[nodiscard]] Result {
  public:
-  Result(T value) : value_(std::move(value)) {}  // NOLINT: implicit by design
+  Result(T value) : value_(std::move(value)) {}          // NOLINT: implicit by design
   Result(Status status) : status_(std::move(status)) {}  // NOLINT
   bool ok() const { return status_.ok(); }
   const Status& status() const { return status_; }
@@ -52,9 +52,9 @@ class [[nodiscard]] Result {
   Status status_;
 };
 
-#define PZ_TRY(expr)                    \
-  do {                                  \
-    ::pz::Status pz_try_status = (expr); \
+#define PZ_TRY(expr)                               \
+  do {                                             \
+    ::pz::Status pz_try_status = (expr);           \
     if (!pz_try_status.ok()) return pz_try_status; \
   } while (0)
 
