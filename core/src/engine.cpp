@@ -95,7 +95,8 @@ struct Engine::State : RuleHost {
   std::vector<int> timed;                      // segments whose windows move with time
   std::vector<int> every_ms;                   // segments that read now/since: every new time
   int64_t next_wakeup = INT64_MIN;             // min valid_until over `timed`
-  std::vector<char> dirty;
+  std::vector<uint64_t> dirty;                 // by position in bundle.segment_order, 64 per word
+  std::vector<int> position;                   // segment -> its position in segment_order
 
   // What the rules see during an evaluation.
   int64_t now = 0;
@@ -118,7 +119,12 @@ struct Engine::State : RuleHost {
     flag_readers.assign(32, {});
     timed.clear();
     every_ms.clear();
-    dirty.assign(bundle.segments.size(), 0);
+    dirty.assign((bundle.segments.size() + 63) / 64, 0);
+    position.assign(bundle.segments.size(), 0);
+    for (size_t p = 0; p < bundle.segment_order.size(); ++p) {
+      position[static_cast<size_t>(bundle.segment_order[p])] = static_cast<int>(p);
+    }
+    next_wakeup = INT64_MIN;
     for (size_t i = 0; i < bundle.segments.size(); ++i) {
       const SegmentDef& seg = bundle.segments[i];
       int id = static_cast<int>(i);
@@ -256,11 +262,17 @@ void Engine::State::evaluate(int64_t at, const Value& page_override) {
   if (profile_changed) flags |= kDepProfile;
   bool time_moved = evaluated && at != last_now;
   bool backwards = evaluated && at < last_now;
-  auto mark = [&](const std::vector<int>& readers) {
-    for (int r : readers) dirty[static_cast<size_t>(r)] = 1;
+  auto mark_one = [&](int segment) {
+    size_t p = static_cast<size_t>(position[static_cast<size_t>(segment)]);
+    dirty[p / 64] |= uint64_t{1} << (p % 64);
   };
+  auto mark = [&](const std::vector<int>& readers) {
+    for (int r : readers) mark_one(r);
+  };
+  bool woken = false;
   if (!evaluated || !incremental) {
-    std::fill(dirty.begin(), dirty.end(), 1);
+    for (size_t i = 0; i < bundle.segments.size(); ++i) mark_one(static_cast<int>(i));
+    woken = true;
   } else {
     for (size_t m = 0; m < metric_changed.size(); ++m) {
       if (metric_changed[m]) mark(metric_readers[m]);
@@ -275,32 +287,40 @@ void Engine::State::evaluate(int64_t at, const Value& page_override) {
     if (time_moved) {
       mark(every_ms);
       if (backwards || at >= next_wakeup) {
+        woken = true;
         for (int t : timed) {
-          size_t i = static_cast<size_t>(t);
-          if (backwards || at >= valid_until[i]) dirty[i] = 1;
+          if (backwards || at >= valid_until[static_cast<size_t>(t)]) mark_one(t);
         }
       }
     }
   }
-  for (int index : bundle.segment_order) {
-    size_t i = static_cast<size_t>(index);
-    if (!dirty[i]) continue;
-    dirty[i] = 0;
-    const SegmentDef& seg = bundle.segments[i];
-    ++evaluations;
-    char in = evaluate_condition(seg.rule, this) ? 1 : 0;
-    if (in != member[i]) {
-      member[i] = in;
-      mark(segment_readers[i]);  // later in the order: re-evaluated in this same pass
+  // Dirty segments in dependency order; a flip marks its readers, which come later.
+  for (size_t w = 0; w < dirty.size(); ++w) {
+    while (dirty[w] != 0) {
+      unsigned bit = static_cast<unsigned>(__builtin_ctzll(dirty[w]));
+      dirty[w] &= dirty[w] - 1;
+      size_t i = static_cast<size_t>(bundle.segment_order[w * 64 + bit]);
+      const SegmentDef& seg = bundle.segments[i];
+      ++evaluations;
+      char in = evaluate_condition(seg.rule, this) ? 1 : 0;
+      if (in != member[i]) {
+        member[i] = in;
+        mark(segment_readers[i]);
+      }
+      if (!seg.metric_windows.empty()) {
+        int64_t until = INT64_MAX;
+        for (const Window& w2 : seg.metric_windows) {
+          until = std::min(until, Series::next_change(at, w2, bundle.retention));
+        }
+        valid_until[i] = until;
+        next_wakeup = std::min(next_wakeup, until);  // may be early: a wake-up re-checks
+      }
     }
-    int64_t until = INT64_MAX;
-    for (const Window& w : seg.metric_windows) {
-      until = std::min(until, Series::next_change(at, w, bundle.retention));
-    }
-    valid_until[i] = until;
   }
-  next_wakeup = INT64_MAX;
-  for (int t : timed) next_wakeup = std::min(next_wakeup, valid_until[static_cast<size_t>(t)]);
+  if (woken) {
+    next_wakeup = INT64_MAX;
+    for (int t : timed) next_wakeup = std::min(next_wakeup, valid_until[static_cast<size_t>(t)]);
+  }
   evaluated = true;
   last_now = at;
   seen_event = event;

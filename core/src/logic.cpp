@@ -558,7 +558,8 @@ Value RuleEvaluator::eval(uint32_t index, const Value* data) {
       Value current;
       for (uint32_t i = 0; i < n.count; ++i) {
         PZ_EVAL(current, kid(n, i), data);
-        if (truthy(current) == (n.op == Op::kOr)) return current;
+        bool t = current.is_bool() ? current.as_bool() : truthy(current);
+        if (t == (n.op == Op::kOr)) return current;
       }
       return current;
     }
@@ -912,7 +913,8 @@ bool evaluate_condition(const Program& program, RuleHost* host) {
   static const Value kNoData;
   RuleEvaluator ev(program, host);
   Value out = ev.eval(program.root_, &kNoData);
-  return !ev.failed() && truthy(out);
+  if (ev.failed()) return false;
+  return out.is_bool() ? out.as_bool() : truthy(out);
 }
 
 Result<Value> evaluate(const Program& program, const Value& data, RuleHost* host) {

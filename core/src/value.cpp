@@ -89,9 +89,7 @@ const Value* Value::find(std::string_view key) const {
   return nullptr;
 }
 
-void Value::release() {
-  if (kind_ < Kind::kString) return;
-  if (--u_.heap->refs != 0) return;
+void Value::destroy() {
   switch (kind_) {
     case Kind::kString:
       delete static_cast<StringHeap*>(u_.heap);

@@ -104,7 +104,10 @@ class Value {
   void retain() const {
     if (kind_ >= Kind::kString) ++u_.heap->refs;
   }
-  void release();
+  void release() {
+    if (kind_ >= Kind::kString && --u_.heap->refs == 0) destroy();
+  }
+  void destroy();  // frees the heap part; REQUIRES: last reference
 
   Kind kind_;
   union {
