@@ -25,6 +25,12 @@ int Bundle::event_type_index(std::string_view type) const {
   }
   return -1;
 }
+int Bundle::action_index(std::string_view id) const {
+  for (size_t i = 0; i < actions.size(); ++i) {
+    if (actions[i].id == id) return static_cast<int>(i);
+  }
+  return -1;
+}
 const SlotDefault* Bundle::slot_default(std::string_view slot) const {
   for (const SlotDefault& d : defaults) {
     if (d.slot == slot) return &d;
@@ -161,6 +167,9 @@ class Compiler {
   void metrics(const Value* v);
   void segments(const Value* v);
   void actions(const Value* v);
+  void experiments(const Value* v);
+  void holdout(const Value* v);
+  void propensity(const Value& v, const std::string& path, Propensity& out);
   void defaults(const Value* v);
   void resolve_segment_refs();
   void order_segments();
@@ -173,7 +182,8 @@ class Compiler {
 void Compiler::run(const Value& doc) {
   if (!expect_object(&doc, "")) return;
   check_fields(doc, "",
-               {"version", "consent", "retention", "metrics", "segments", "actions", "defaults"});
+               {"version", "consent", "retention", "metrics", "segments", "actions", "defaults",
+                "experiments", "holdout"});
   const Value* version = doc.find("version");
   if (version == nullptr || !version->is_string() || version->as_string().empty() ||
       version->as_string().size() > 128) {
@@ -186,6 +196,8 @@ void Compiler::run(const Value& doc) {
   metrics(doc.find("metrics"));
   segments(doc.find("segments"));
   defaults(doc.find("defaults"));
+  experiments(doc.find("experiments"));
+  holdout(doc.find("holdout"));
   actions(doc.find("actions"));
   resolve_segment_refs();
   order_segments();
@@ -353,7 +365,7 @@ void Compiler::actions(const Value* v) {
     if (!expect_object(&a, path)) continue;
     check_fields(a, path,
                  {"id", "slots", "eligible", "propensity", "value", "lever", "context_weight",
-                  "caps", "content", "description"});
+                  "caps", "content", "description", "group", "experiment"});
     if (read_id(a, path, def.id)) {
       for (const ActionDef& other : b_.actions) {
         if (other.id == def.id) error(join(path, "id"), "duplicate action id \"" + def.id + "\"");
@@ -378,19 +390,81 @@ void Compiler::actions(const Value* v) {
     }
     if (const Value* eligible = a.find("eligible")) {
       def.has_eligible = true;
-      compile(*eligible, join(path, "eligible"), def.eligible);
+      std::string epath = join(path, "eligible");
+      size_t errors_before = errors_.size();
+      compile(*eligible, epath, def.eligible);
+      def.eligible_text = to_json(*eligible);
+      if (errors_.size() == errors_before && eligible->is_object() &&
+          eligible->as_object().size() == 1 && eligible->as_object()[0].second.is_array() &&
+          (eligible->as_object()[0].first == "and" || eligible->as_object()[0].first == "or")) {
+        def.eligible_op = eligible->as_object()[0].first;
+        for (const Value& part : eligible->as_object()[0].second.as_array()) {
+          Program program;
+          compile(part, epath, program);
+          def.eligible_parts.emplace_back(to_json(part), std::move(program));
+        }
+      }
     }
-    read_number(a, "propensity", path, def.propensity, 0, 1);
+    if (const Value* p = a.find("propensity"))
+      propensity(*p, join(path, "propensity"), def.propensity);
     read_number(a, "value", path, def.value, 0, 1e15);
     read_number(a, "lever", path, def.lever, 0, 1e15);
-    read_number(a, "context_weight", path, def.context_weight, 0, 1e15);
+    if (const Value* cw = a.find("context_weight")) {
+      if (cw->is_number()) {
+        read_number(a, "context_weight", path, def.context_weight, 0, 1e15);
+      } else {
+        def.has_context_rule = true;
+        compile(*cw, join(path, "context_weight"), def.context_rule);
+      }
+    }
     if (const Value* caps = a.find("caps")) {
       std::string cpath = join(path, "caps");
       if (expect_object(caps, cpath)) {
-        check_fields(*caps, cpath, {"per_session", "per_day", "total"});
+        check_fields(*caps, cpath, {"per_session", "per_day", "total", "dismiss_cooldown"});
         read_count(*caps, "per_session", cpath, def.caps.per_session, 1000000000);
         read_count(*caps, "per_day", cpath, def.caps.per_day, 1000000000);
         read_count(*caps, "total", cpath, def.caps.total, 1000000000);
+        if (const Value* cd = caps->find("dismiss_cooldown")) {
+          Window w;
+          std::string why;
+          if (!cd->is_string() || !parse_window(cd->as_string(), w, why) || w.all()) {
+            error(join(cpath, "dismiss_cooldown"),
+                  "must be a duration such as \"30m\", \"12h\" or \"7d\"");
+          } else {
+            def.caps.dismiss_cooldown_ms = w.ms;
+          }
+        }
+      }
+    }
+    if (const Value* group = a.find("group")) {
+      if (!group->is_string() || !valid_id(group->as_string())) {
+        error(join(path, "group"), "must be a name of 1 to 64 letters, digits, or _ - . :");
+      } else {
+        def.group = group->as_string();
+      }
+    }
+    if (const Value* exp = a.find("experiment")) {
+      std::string epath = join(path, "experiment");
+      if (expect_object(exp, epath)) {
+        check_fields(*exp, epath, {"id", "variant"});
+        const Value* id = exp->find("id");
+        const Value* variant = exp->find("variant");
+        for (size_t e = 0; id != nullptr && id->is_string() && e < b_.experiments.size(); ++e) {
+          if (b_.experiments[e].id == id->as_string()) def.experiment = static_cast<int>(e);
+        }
+        if (def.experiment < 0) {
+          error(join(epath, "id"), "must name one of the bundle's experiments");
+        } else {
+          const Experiment& x = b_.experiments[static_cast<size_t>(def.experiment)];
+          for (size_t k = 0; variant != nullptr && variant->is_string() && k < x.variants.size();
+               ++k) {
+            if (x.variants[k] == variant->as_string()) def.variant = static_cast<int>(k);
+          }
+          if (def.variant < 0) {
+            error(join(epath, "variant"),
+                  "must be one of the variants of experiment \"" + x.id + "\"");
+          }
+        }
       }
     }
     const Value* content = a.find("content");
@@ -400,6 +474,138 @@ void Compiler::actions(const Value* v) {
       def.content = *content;
     }
     b_.actions.push_back(std::move(def));
+  }
+}
+
+void Compiler::experiments(const Value* v) {
+  if (v == nullptr) return;
+  if (!v->is_array()) {
+    error("experiments", std::string("must be an array, got ") + kind_name(*v));
+    return;
+  }
+  for (size_t i = 0; i < v->as_array().size(); ++i) {
+    const Value& e = v->as_array()[i];
+    std::string path = join("experiments", i);
+    Experiment x;
+    if (!expect_object(&e, path)) continue;
+    check_fields(e, path, {"id", "salt", "variants", "description"});
+    if (read_id(e, path, x.id)) {
+      for (const Experiment& other : b_.experiments) {
+        if (other.id == x.id) error(join(path, "id"), "duplicate experiment id \"" + x.id + "\"");
+      }
+    }
+    x.salt = x.id;
+    if (const Value* salt = e.find("salt")) {
+      if (!salt->is_string() || salt->as_string().empty()) {
+        error(join(path, "salt"), "must be a non-empty string");
+      } else {
+        x.salt = salt->as_string();
+      }
+    }
+    const Value* variants = e.find("variants");
+    std::string vpath = join(path, "variants");
+    if (variants == nullptr || !variants->is_array() || variants->as_array().size() < 2) {
+      error(vpath, "is required: at least 2 variants {\"id\", \"weight\"}");
+    } else {
+      for (size_t k = 0; k < variants->as_array().size(); ++k) {
+        const Value& var = variants->as_array()[k];
+        std::string p = join(vpath, k);
+        if (!expect_object(&var, p)) continue;
+        check_fields(var, p, {"id", "weight"});
+        std::string id;
+        if (!read_id(var, p, id)) continue;
+        const Value* weight = var.find("weight");
+        if (weight == nullptr || !weight->is_number() || !(weight->as_number() > 0) ||
+            weight->as_number() > 1e9) {
+          error(join(p, "weight"), "is required: a number greater than 0");
+          continue;
+        }
+        x.variants.push_back(id);
+        x.weights.push_back(weight->as_number());
+      }
+    }
+    b_.experiments.push_back(std::move(x));
+  }
+}
+
+void Compiler::holdout(const Value* v) {
+  if (v == nullptr) return;
+  if (!expect_object(v, "holdout")) return;
+  check_fields(*v, "holdout", {"percent", "salt"});
+  read_number(*v, "percent", "holdout", b_.holdout.percent, 0, 100);
+  if (const Value* salt = v->find("salt")) {
+    if (!salt->is_string() || salt->as_string().empty()) {
+      error("holdout.salt", "must be a non-empty string");
+    } else {
+      b_.holdout.salt = salt->as_string();
+    }
+  }
+}
+
+void Compiler::propensity(const Value& v, const std::string& path, Propensity& out) {
+  if (v.is_number()) {
+    if (!(v.as_number() >= 0 && v.as_number() <= 1)) {
+      error(path, "must be a number in [0, 1], got " + to_json(v));
+      return;
+    }
+    out.kind = Propensity::Kind::kConstant;
+    out.constant = v.as_number();
+    return;
+  }
+  if (!v.is_object() || v.as_object().size() != 1) {
+    error(path, "must be a number in [0, 1], {\"logistic\": {…}} or {\"thompson\": {…}}");
+    return;
+  }
+  const Member& m = v.as_object()[0];
+  std::string mpath = join(path, m.first);
+  if (m.first == "logistic") {
+    out.kind = Propensity::Kind::kLogistic;
+    if (!expect_object(&m.second, mpath)) return;
+    check_fields(m.second, mpath, {"intercept", "features"});
+    read_number(m.second, "intercept", mpath, out.intercept, -1e6, 1e6);
+    const Value* features = m.second.find("features");
+    std::string fpath = join(mpath, "features");
+    if (features == nullptr || !features->is_array()) {
+      error(fpath, "is required: an array of {\"rule\": …, \"weight\": number}");
+      return;
+    }
+    for (size_t i = 0; i < features->as_array().size(); ++i) {
+      const Value& f = features->as_array()[i];
+      std::string p = join(fpath, i);
+      if (!expect_object(&f, p)) continue;
+      check_fields(f, p, {"rule", "weight", "description"});
+      Propensity::Feature feature;
+      const Value* rule = f.find("rule");
+      if (rule == nullptr) {
+        error(join(p, "rule"), "is required: the feature's value as a rule");
+      } else {
+        compile(*rule, join(p, "rule"), feature.rule);
+      }
+      if (f.find("weight") == nullptr) {
+        error(join(p, "weight"), "is required");
+      } else {
+        read_number(f, "weight", p, feature.weight, -1e6, 1e6);
+      }
+      out.features.push_back(std::move(feature));
+    }
+  } else if (m.first == "thompson") {
+    out.kind = Propensity::Kind::kThompson;
+    if (!expect_object(&m.second, mpath)) return;
+    check_fields(m.second, mpath, {"prior"});
+    const Value* prior = m.second.find("prior");
+    if (prior == nullptr) return;  // Beta(1, 1)
+    const Array* ab = prior->is_array() ? &prior->as_array() : nullptr;
+    auto ok = [](const Value& x) {
+      return x.is_number() && x.as_number() > 0 && x.as_number() <= 1e6;
+    };
+    if (ab == nullptr || ab->size() != 2 || !ok((*ab)[0]) || !ok((*ab)[1])) {
+      error(join(mpath, "prior"), "must be [alpha, beta] with 0 < alpha, beta <= 1000000");
+      return;
+    }
+    out.prior_alpha = (*ab)[0].as_number();
+    out.prior_beta = (*ab)[1].as_number();
+  } else {
+    error(path, "unknown propensity model \"" + m.first + "\": use a number, logistic or thompson");
   }
 }
 
@@ -478,8 +684,19 @@ void Compiler::resolve_segment_refs() {
     dedupe(seg.segment_deps);
   }
   for (size_t i = 0; i < b_.actions.size(); ++i) {
-    if (b_.actions[i].has_eligible) {
-      resolve(b_.actions[i].eligible, join(join("actions", i), "eligible"), nullptr);
+    ActionDef& a = b_.actions[i];
+    std::string path = join("actions", i);
+    if (a.has_eligible) resolve(a.eligible, join(path, "eligible"), nullptr);
+    for (auto& part : a.eligible_parts) {
+      size_t before = errors_.size();
+      resolve(part.second, join(path, "eligible"), nullptr);
+      errors_.resize(before);  // already reported for the whole rule
+    }
+    if (a.has_context_rule) resolve(a.context_rule, join(path, "context_weight"), nullptr);
+    for (size_t f = 0; f < a.propensity.features.size(); ++f) {
+      resolve(a.propensity.features[f].rule,
+              join(join(join(join(path, "propensity"), "logistic"), "features"), f) + ".rule",
+              nullptr);
     }
   }
 }

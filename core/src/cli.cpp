@@ -120,8 +120,19 @@ bool Simulator::feed(std::string_view line, size_t line_no, std::string& out) {
   if (feedback != nullptr) {
     const Value* action = feedback->is_object() ? feedback->find("action") : nullptr;
     const Value* outcome = feedback->is_object() ? feedback->find("outcome") : nullptr;
+    Outcome kind;
     if (action == nullptr || !action->is_string() || outcome == nullptr || !outcome->is_string()) {
       out = line_error(line_no, "feedback must be {\"action\": id, \"outcome\": name}");
+      return true;
+    }
+    if (!parse_outcome(outcome->as_string(), kind)) {
+      out =
+          line_error(line_no, "feedback outcome must be impression, click, conversion or dismiss");
+      return true;
+    }
+    Status st = engine_.feedback(action->as_string(), kind, now);
+    if (!st.ok()) {
+      out = line_error(line_no, st.message());
       return true;
     }
     return false;
@@ -155,6 +166,10 @@ bool Simulator::feed(std::string_view line, size_t line_no, std::string& out) {
     }
   }
   std::vector<Decision> decisions = engine_.decide(slots, now, page);
+  if (explain_) {
+    out = explain_text(*t, engine_.segments(), decisions);
+    return true;
+  }
   out = "{\"t\":";
   append_json(out, *t);
   out += ",\"segments\":[";
@@ -183,6 +198,79 @@ bool Simulator::feed(std::string_view line, size_t line_no, std::string& out) {
   }
   out += "]}";
   return true;
+}
+
+namespace {
+
+std::string num(const Value* v) {
+  return v != nullptr && v->is_number() ? to_json(*v) : std::string("?");
+}
+
+void explain_rules(std::string& out, const Value& candidate, const char* indent) {
+  const Value* rules = candidate.find("rules");
+  if (rules == nullptr) return;
+  for (const Value& r : rules->as_array()) {
+    const Value* result = r.find("result");
+    bool pass = result != nullptr && truthy(*result);
+    out += indent;
+    out += pass ? "passed: " : "failed: ";
+    out += r.find("rule")->as_string();
+    out += " -> ";
+    out += result != nullptr ? to_json(*result) : "?";
+    out += '\n';
+  }
+}
+
+}  // namespace
+
+std::string explain_text(const Value& t, const std::vector<std::string>& segments,
+                         const std::vector<Decision>& decisions) {
+  std::string out = "t=" + to_json(t) + " segments: ";
+  for (size_t i = 0; i < segments.size(); ++i) out += (i ? ", " : "") + segments[i];
+  if (segments.empty()) out += "(none)";
+  out += '\n';
+  for (const Decision& d : decisions) {
+    const Value& why = d.why;
+    const Value* candidates = why.find("candidates");
+    const Value* runner_up = why.find("runner_up");
+    const Value* would_show = why.find("would_show");
+    out += "  " + d.slot + ": ";
+    const Value* winner = nullptr;
+    std::string winner_id = !d.action.empty()       ? d.action
+                            : would_show != nullptr ? would_show->as_string()
+                                                    : std::string();
+    for (const Value& c : candidates->as_array()) {
+      if (c.find("action")->as_string() == winner_id) winner = &c;
+    }
+    if (winner != nullptr) {
+      out += winner_id + " (priority " + num(winner->find("score")) + " = propensity " +
+             num(winner->find("propensity")) + " x context_weight " +
+             num(winner->find("context_weight")) + " x value " + num(winner->find("value")) +
+             " x lever " + num(winner->find("lever")) + ")";
+      if (would_show != nullptr) out += " not shown: the visitor is in the holdout, default shown";
+      out += '\n';
+      explain_rules(out, *winner, "    ");
+    } else {
+      out += "default (no eligible action)\n";
+    }
+    for (const Value& c : candidates->as_array()) {
+      const std::string& id = c.find("action")->as_string();
+      if (id == winner_id) continue;
+      bool is_runner_up =
+          runner_up != nullptr && runner_up->is_string() && runner_up->as_string() == id;
+      out += is_runner_up ? "    runner-up " : "    also ";
+      out += id + ": ";
+      if (const Value* removed = c.find("removed")) {
+        out += removed->as_string();
+      } else {
+        out += "priority " + num(c.find("score"));
+      }
+      out += '\n';
+      if (is_runner_up) explain_rules(out, c, "      ");
+    }
+  }
+  if (!out.empty() && out.back() == '\n') out.pop_back();
+  return out;
 }
 
 int validate(std::string_view bundle_json, std::string_view file_name, std::string& out) {

@@ -3,7 +3,9 @@
 #include <algorithm>
 #include <cmath>
 
+#include "pz/detmath.h"
 #include "pz/jsnum.h"
+#include "pz/murmur3.h"
 
 namespace pz {
 
@@ -108,6 +110,7 @@ struct Engine::State : RuleHost {
   void reset_for_bundle() {
     profile.metrics.assign(bundle.metrics.size(), Series());
     profile.counts.assign(bundle.event_types.size(), Series());
+    profile.exposures.assign(bundle.actions.size(), Exposure());
     member.assign(bundle.segments.size(), 0);
     valid_until.assign(bundle.segments.size(), 0);
     metric_changed.assign(bundle.metrics.size(), 0);
@@ -209,6 +212,8 @@ struct Engine::State : RuleHost {
   }
 
   void apply_metrics(const Event& e);
+  int variant_of(int experiment);
+  std::string capped(const ActionDef& a, const Exposure& e, int64_t at);
   void evaluate(int64_t at, const Value& page_override);
 };
 
@@ -336,6 +341,8 @@ void Engine::State::evaluate(int64_t at, const Value& page_override) {
 
 Engine::Engine() : s_(new State()) { s_->profile.anonymous_id = "anonymous"; }
 Engine::~Engine() = default;
+Engine::Engine(Engine&&) noexcept = default;
+Engine& Engine::operator=(Engine&&) noexcept = default;
 
 Status Engine::load_bundle(std::string_view json, std::vector<BundleError>* errors) {
   std::vector<BundleError> local;
@@ -349,6 +356,7 @@ Status Engine::load_bundle(std::string_view json, std::vector<BundleError>* erro
   }
   // The profile keeps what the new bundle still uses (same metric or event-type names).
   std::vector<Series> metrics(next.metrics.size()), counts(next.event_types.size());
+  std::vector<Exposure> exposures(next.actions.size());
   if (s_->has_bundle) {
     for (size_t i = 0; i < next.metrics.size(); ++i) {
       int old = s_->bundle.metric_index(next.metrics[i].id);
@@ -360,12 +368,17 @@ Status Engine::load_bundle(std::string_view json, std::vector<BundleError>* erro
       int old = s_->bundle.event_type_index(next.event_types[i]);
       if (old >= 0) counts[i] = std::move(s_->profile.counts[static_cast<size_t>(old)]);
     }
+    for (size_t i = 0; i < next.actions.size(); ++i) {
+      int old = s_->bundle.action_index(next.actions[i].id);
+      if (old >= 0) exposures[i] = s_->profile.exposures[static_cast<size_t>(old)];
+    }
   }
   s_->bundle = std::move(next);
   s_->has_bundle = true;
   s_->reset_for_bundle();
   s_->profile.metrics = std::move(metrics);
   s_->profile.counts = std::move(counts);
+  s_->profile.exposures = std::move(exposures);
   return Status::Ok();
 }
 
@@ -432,18 +445,266 @@ std::vector<std::string> Engine::segments() const {
   return out;
 }
 
+bool parse_outcome(std::string_view name, Outcome& out) {
+  if (name == "impression") {
+    out = Outcome::kImpression;
+  } else if (name == "click") {
+    out = Outcome::kClick;
+  } else if (name == "conversion") {
+    out = Outcome::kConversion;
+  } else if (name == "dismiss") {
+    out = Outcome::kDismiss;
+  } else {
+    return false;
+  }
+  return true;
+}
+
+namespace {
+
+// The arbitration formula of enterprise decision hubs, in one place.
+double priority(double propensity, double context_weight, double value, double lever) {
+  return propensity * context_weight * value * lever;
+}
+
+Value Num(double d) { return Value::Number(d); }
+Value Str(std::string s) { return Value::String(std::move(s)); }
+
+// The Thompson-sampling stream of a decision: seeded from (profile id, now, slot) only, so that a
+// replay of the same profile at the same time decides the same. Candidates draw in bundle order.
+uint64_t thompson_seed(std::string_view profile_id, int64_t now, std::string_view slot) {
+  uint32_t h1 = murmur3_32(profile_id, 0);
+  std::string key(slot);
+  key += '@';
+  key += std::to_string(now);
+  uint32_t h2 = murmur3_32(key, h1);
+  return (static_cast<uint64_t>(h1) << 32) | h2;
+}
+
+}  // namespace
+
+int Engine::State::variant_of(int experiment) {
+  const Experiment& x = bundle.experiments[static_cast<size_t>(experiment)];
+  double b = bucket_of(x.salt, profile_id());
+  double total = 0;
+  for (double w : x.weights) total += w;
+  double acc = 0;
+  for (size_t i = 0; i < x.weights.size(); ++i) {
+    acc += x.weights[i];
+    if (b < acc / total * 100) return static_cast<int>(i);
+  }
+  return static_cast<int>(x.weights.size()) - 1;
+}
+
+// Why an action cannot be shown now (caps, cooldown), or "" if it can.
+std::string Engine::State::capped(const ActionDef& a, const Exposure& e, int64_t at) {
+  auto reached = [](const char* what, int64_t have, int64_t cap) {
+    return std::string("cap ") + what + " reached (" + std::to_string(have) + "/" +
+           std::to_string(cap) + ")";
+  };
+  if (a.caps.total >= 0 && e.impressions >= a.caps.total) {
+    return reached("total", e.impressions, a.caps.total);
+  }
+  int64_t today = e.day == floor_div(at, kDayMs) ? e.day_impressions : 0;
+  if (a.caps.per_day >= 0 && today >= a.caps.per_day)
+    return reached("per_day", today, a.caps.per_day);
+  int64_t this_session = e.session == profile.sessions ? e.session_impressions : 0;
+  if (a.caps.per_session >= 0 && this_session >= a.caps.per_session) {
+    return reached("per_session", this_session, a.caps.per_session);
+  }
+  if (a.caps.dismiss_cooldown_ms > 0 && e.dismissed &&
+      at < e.last_dismiss + a.caps.dismiss_cooldown_ms) {
+    return "dismissed: cooldown until " +
+           std::to_string(e.last_dismiss + a.caps.dismiss_cooldown_ms);
+  }
+  return "";
+}
+
 std::vector<Decision> Engine::decide(const std::vector<std::string>& slots, int64_t now,
                                      const Value& page) {
-  s_->evaluate(now, page);
+  State& s = *s_;
+  s.evaluate(now, page);
   std::vector<Decision> out;
+  std::vector<char> used(s.has_bundle ? s.bundle.actions.size() : 0, 0);
+  std::vector<std::string> used_groups;
+  bool holdout = s.has_bundle && s.bundle.holdout.percent > 0 &&
+                 bucket_of(s.bundle.holdout.salt, s.profile_id()) < s.bundle.holdout.percent;
   for (const std::string& slot : slots) {
     Decision d;
     d.slot = slot;
-    const SlotDefault* def = s_->has_bundle ? s_->bundle.slot_default(slot) : nullptr;
+    const SlotDefault* def = s.has_bundle ? s.bundle.slot_default(slot) : nullptr;
     d.content = def != nullptr ? def->content : Value::Null();
+    Array candidates;
+    int winner = -1, runner_up = -1, first_ineligible = -1;
+    double best = 0, second = 0;
+    std::vector<size_t> candidate_of_action(used.size(), SIZE_MAX);
+    DetRandom random(thompson_seed(s.profile_id(), now, slot));
+    for (size_t i = 0; s.has_bundle && i < s.bundle.actions.size(); ++i) {
+      const ActionDef& a = s.bundle.actions[i];
+      if (std::find(a.slots.begin(), a.slots.end(), slot) == a.slots.end()) continue;
+      std::vector<Member> c{{"action", Str(a.id)}};
+      std::string removed;
+      if (used[i]) {
+        removed = "already chosen for another slot";
+      } else if (!a.group.empty() &&
+                 std::find(used_groups.begin(), used_groups.end(), a.group) != used_groups.end()) {
+        removed = "group " + a.group + " already has an action in this decision";
+      } else if (a.experiment >= 0 && s.variant_of(a.experiment) != a.variant) {
+        const Experiment& x = s.bundle.experiments[static_cast<size_t>(a.experiment)];
+        removed = "experiment " + x.id + ": visitor is in variant " +
+                  x.variants[static_cast<size_t>(s.variant_of(a.experiment))];
+      }
+      bool eligible = removed.empty();
+      if (eligible && a.has_eligible) {
+        Result<Value> r = pz::evaluate(a.eligible, Value(), &s);
+        eligible = r.ok() && truthy(r.value());
+        c.emplace_back("eligible", Value::Bool(eligible));
+        if (!r.ok()) {
+          removed = "eligibility rule failed: " + r.status().message();
+        } else if (!eligible) {
+          removed = "not eligible";
+          if (first_ineligible < 0) first_ineligible = static_cast<int>(i);
+        }
+      }
+      if (removed.empty()) removed = s.capped(a, s.profile.exposures[i], now);
+      double score = 0;
+      if (removed.empty()) {
+        double propensity = a.propensity.constant;
+        const Exposure& e = s.profile.exposures[i];
+        if (a.propensity.kind == Propensity::Kind::kLogistic) {
+          double z = a.propensity.intercept;
+          for (const Propensity::Feature& f : a.propensity.features) {
+            Result<Value> r = pz::evaluate(f.rule, Value(), &s);
+            double x = r.ok() ? to_number_js(r.value()) : 0;
+            if (!std::isfinite(x)) x = 0;
+            z += f.weight * x;
+          }
+          propensity = det_sigmoid(z);
+        } else if (a.propensity.kind == Propensity::Kind::kThompson) {
+          double clicks = static_cast<double>(e.clicks);
+          double misses = static_cast<double>(std::max<int64_t>(e.impressions - e.clicks, 0));
+          propensity =
+              random.beta(a.propensity.prior_alpha + clicks, a.propensity.prior_beta + misses);
+        }
+        double context_weight = a.context_weight;
+        if (a.has_context_rule) {
+          Result<Value> r = pz::evaluate(a.context_rule, Value(), &s);
+          context_weight = r.ok() ? to_number_js(r.value()) : 0;
+          if (!std::isfinite(context_weight) || context_weight < 0) context_weight = 0;
+        }
+        score = priority(propensity, context_weight, a.value, a.lever);
+        c.emplace_back("score", Num(score));
+        c.emplace_back("propensity", Num(propensity));
+        c.emplace_back("context_weight", Num(context_weight));
+        c.emplace_back("value", Num(a.value));
+        c.emplace_back("lever", Num(a.lever));
+        if (!(score > 0)) removed = "priority is 0";
+      }
+      if (!removed.empty()) {
+        c.emplace_back("removed", Str(removed));
+      } else if (winner < 0 || score > best) {
+        runner_up = winner;
+        second = best;
+        winner = static_cast<int>(i);
+        best = score;
+      } else if (runner_up < 0 || score > second) {
+        runner_up = static_cast<int>(i);
+        second = score;
+      }
+      candidate_of_action[i] = candidates.size();
+      candidates.push_back(Value::MakeObject(std::move(c)));
+    }
+    if (runner_up < 0) runner_up = first_ineligible;
+    // The rules that passed or failed, for the winner and the runner-up.
+    for (int pick : {winner, runner_up}) {
+      if (pick < 0) continue;
+      const ActionDef& a = s.bundle.actions[static_cast<size_t>(pick)];
+      if (!a.has_eligible) continue;
+      Array rules;
+      auto explain = [&](const std::string& text, const Program& program) {
+        Result<Value> r = pz::evaluate(program, Value(), &s);
+        rules.push_back(Value::MakeObject(
+            {{"rule", Str(text)},
+             {"result", r.ok() ? r.value() : Str("error: " + r.status().message())}}));
+      };
+      if (a.eligible_parts.empty()) {
+        explain(a.eligible_text, a.eligible);
+      } else {
+        for (const auto& part : a.eligible_parts) explain(part.first, part.second);
+      }
+      std::vector<Member> c =
+          candidates[candidate_of_action[static_cast<size_t>(pick)]].as_object();
+      if (!a.eligible_op.empty()) c.emplace_back("rules_op", Str(a.eligible_op));
+      c.emplace_back("rules", Value::MakeArray(std::move(rules)));
+      candidates[candidate_of_action[static_cast<size_t>(pick)]] = Value::MakeObject(std::move(c));
+    }
+    std::vector<Member> why{{"slot", Str(slot)}};
+    if (winner >= 0) {
+      const ActionDef& a = s.bundle.actions[static_cast<size_t>(winner)];
+      if (holdout) {
+        why.emplace_back("action", Value::Null());
+        why.emplace_back("holdout", Value::Bool(true));
+        why.emplace_back("would_show", Str(a.id));
+      } else {
+        d.action = a.id;
+        d.content = a.content;
+        why.emplace_back("action", Str(a.id));
+        why.emplace_back("holdout", Value::Bool(false));
+      }
+      used[static_cast<size_t>(winner)] = 1;
+      if (!a.group.empty()) used_groups.push_back(a.group);
+    } else {
+      why.emplace_back("action", Value::Null());
+      why.emplace_back("holdout", Value::Bool(holdout));
+    }
+    why.emplace_back("runner_up", runner_up >= 0
+                                      ? Str(s.bundle.actions[static_cast<size_t>(runner_up)].id)
+                                      : Value::Null());
+    why.emplace_back("candidates", Value::MakeArray(std::move(candidates)));
+    d.why = Value::MakeObject(std::move(why));
     out.push_back(std::move(d));
   }
   return out;
+}
+
+Status Engine::feedback(std::string_view action, Outcome outcome, int64_t now) {
+  State& s = *s_;
+  int index = s.has_bundle ? s.bundle.action_index(action) : -1;
+  if (index < 0) {
+    return Status(Code::kNotFound, "feedback for unknown action \"" + std::string(action) + "\"");
+  }
+  Exposure& e = s.profile.exposures[static_cast<size_t>(index)];
+  switch (outcome) {
+    case Outcome::kImpression: {
+      ++e.impressions;
+      int64_t day = floor_div(now, kDayMs);
+      if (day == e.day) {
+        ++e.day_impressions;
+      } else if (day > e.day) {
+        e.day = day;
+        e.day_impressions = 1;
+      }
+      if (s.profile.sessions == e.session) {
+        ++e.session_impressions;
+      } else if (s.profile.sessions > e.session) {
+        e.session = s.profile.sessions;
+        e.session_impressions = 1;
+      }
+      break;
+    }
+    case Outcome::kClick:
+      ++e.clicks;
+      break;
+    case Outcome::kConversion:
+      ++e.conversions;
+      break;
+    case Outcome::kDismiss:
+      ++e.dismisses;
+      if (!e.dismissed || now > e.last_dismiss) e.last_dismiss = now;
+      e.dismissed = true;
+      break;
+  }
+  return Status::Ok();
 }
 
 const Profile& Engine::profile() const { return s_->profile; }

@@ -342,6 +342,14 @@ double js_max(std::span<const Value> args, bool is_max) {
 
 }  // namespace
 
+double to_number_js(const Value& value) { return to_number(value); }
+
+double bucket_of(std::string_view salt, std::string_view profile_id) {
+  std::string key(salt);
+  key.append(profile_id.data(), profile_id.size());
+  return static_cast<double>(murmur3_32(key, 0)) / 4294967296.0 * 100.0;
+}
+
 bool truthy(const Value& value) {
   if (value.is_array() && value.as_array().empty()) return false;
   return js_truthy(value);
@@ -899,10 +907,8 @@ Value RuleEvaluator::eval_node(const Node& n, const Value* data) {
       return Value::Bool(result);
     }
     case Op::kBucket: {
-      std::string key = to_string(arg(0));
-      if (host_ != nullptr) key += host_->profile_id();
-      uint32_t h = murmur3_32(key, 0);
-      return Value::Number(static_cast<double>(h) / 4294967296.0 * 100.0);
+      return Value::Number(bucket_of(to_string(arg(0)),
+                                     host_ != nullptr ? host_->profile_id() : std::string_view()));
     }
     default:
       return fail("internal error: unhandled operator");

@@ -154,6 +154,21 @@ Value Profile::to_value() const {
   for (const Series& s : counts) count_values.push_back(series_value(s));
   m.emplace_back("metrics", Value::MakeArray(std::move(metric_values)));
   m.emplace_back("counts", Value::MakeArray(std::move(count_values)));
+  Array exposure_values;
+  for (const Exposure& e : exposures) {
+    auto num = [](int64_t n) { return Value::Number(static_cast<double>(n)); };
+    exposure_values.push_back(
+        Value::MakeObject({{"impressions", num(e.impressions)},
+                           {"clicks", num(e.clicks)},
+                           {"conversions", num(e.conversions)},
+                           {"dismisses", num(e.dismisses)},
+                           {"day", num(e.day)},
+                           {"day_impressions", num(e.day_impressions)},
+                           {"session", num(e.session)},
+                           {"session_impressions", num(e.session_impressions)},
+                           {"last_dismiss", e.dismissed ? num(e.last_dismiss) : Value::Null()}}));
+  }
+  m.emplace_back("exposures", Value::MakeArray(std::move(exposure_values)));
   return Value::MakeObject(std::move(m));
 }
 

@@ -16,6 +16,7 @@ const char kUsage[] =
     "  eval                                stdin JSONL {\"rule\",\"data\"} -> stdout JSONL "
     "results\n"
     "  simulate --bundle FILE [--id ID]    one visitor: stdin JSONL events/controls -> decisions\n"
+    "  explain --bundle FILE [--id ID]     as simulate, printing why each slot got its content\n"
     "  validate FILE                       check a bundle; exit 1 with every error\n";
 
 bool read_file(const std::string& path, std::string& out) {
@@ -41,7 +42,7 @@ int run_eval() {
   return 0;
 }
 
-int run_simulate(int argc, char** argv) {
+int run_simulate(int argc, char** argv, bool explain) {
   std::string bundle_path, id = "sim";
   for (int i = 2; i < argc; ++i) {
     if (std::strcmp(argv[i], "--bundle") == 0 && i + 1 < argc) {
@@ -63,6 +64,7 @@ int run_simulate(int argc, char** argv) {
     return 2;
   }
   pz::cli::Simulator sim;
+  sim.set_explain(explain);
   pz::Status st = sim.init(bundle, id);
   if (!st.ok()) {
     std::fprintf(stderr, "pz simulate: %s: invalid bundle\n%s", bundle_path.c_str(),
@@ -107,7 +109,8 @@ int main(int argc, char** argv) {
   }
   std::string cmd = argv[1];
   if (cmd == "eval") return run_eval();
-  if (cmd == "simulate") return run_simulate(argc, argv);
+  if (cmd == "simulate") return run_simulate(argc, argv, false);
+  if (cmd == "explain") return run_simulate(argc, argv, true);
   if (cmd == "validate") return run_validate(argc, argv);
   if (cmd == "--help" || cmd == "-h" || cmd == "help") {
     std::fputs(kUsage, stdout);

@@ -51,7 +51,7 @@ TEST(Bundle, DocumentErrors) {
   EXPECT_EQ(Errors(R"({})"), V{"version: is required: a non-empty string of at most 128 bytes"});
   EXPECT_EQ(Errors(R"({"version":"1","segmnets":[]})"),
             V{"segmnets: unknown field (expected one of: version, consent, retention, metrics, "
-              "segments, actions, defaults)"});
+              "segments, actions, defaults, experiments, holdout)"});
 }
 
 TEST(Bundle, RuleErrorsCarryTheFullPath) {

@@ -39,10 +39,34 @@ struct SegmentDef {
   std::vector<Window> metric_windows;  // windows over metrics/counts (time dependence)
 };
 
+// Impression caps per profile; -1: no cap. A dismiss blocks the action for dismiss_cooldown_ms.
 struct Caps {
-  int64_t per_session = -1;  // -1: no cap
-  int64_t per_day = -1;
+  int64_t per_session = -1;
+  int64_t per_day = -1;  // per UTC calendar day
   int64_t total = -1;
+  int64_t dismiss_cooldown_ms = 0;
+};
+
+// Where an action's propensity comes from.
+struct Propensity {
+  enum class Kind : unsigned char { kConstant, kLogistic, kThompson };
+  struct Feature {
+    Program rule;  // a number (ToNumber of the rule's value; NaN counts as 0)
+    double weight = 0;
+  };
+  Kind kind = Kind::kConstant;
+  double constant = 1;
+  double intercept = 0;           // logistic: sigmoid(intercept + sum(weight * feature))
+  std::vector<Feature> features;  // logistic
+  double prior_alpha = 1;         // thompson: Beta(prior_alpha + clicks,
+  double prior_beta = 1;          //   prior_beta + impressions - clicks)
+};
+
+struct Experiment {
+  std::string id;
+  std::string salt;
+  std::vector<std::string> variants;
+  std::vector<double> weights;  // same length as variants, > 0
 };
 
 struct ActionDef {
@@ -50,12 +74,26 @@ struct ActionDef {
   std::vector<std::string> slots;
   bool has_eligible = false;
   Program eligible;
-  double propensity = 1;
+  std::string eligible_text;  // the rule as JSON, for explanations
+  // For explanations: when `eligible` is an and/or, each of its conditions on its own.
+  std::string eligible_op;  // "and", "or" or ""
+  std::vector<std::pair<std::string, Program>> eligible_parts;
+  Propensity propensity;
   double value = 1;
   double lever = 1;
   double context_weight = 1;
+  bool has_context_rule = false;  // context_weight given as a rule returning a number
+  Program context_rule;
   Caps caps;
+  std::string group;    // mutual exclusion: one action of a group per decision ("" none)
+  int experiment = -1;  // shown only to this variant of this experiment
+  int variant = -1;
   Value content;
+};
+
+struct Holdout {
+  double percent = 0;  // share of profiles that get the defaults, in [0, 100]
+  std::string salt = "holdout";
 };
 
 struct SlotDefault {
@@ -72,6 +110,8 @@ struct Bundle {
   std::vector<SegmentDef> segments;  // bundle order
   std::vector<int> segment_order;    // dependencies first
   std::vector<ActionDef> actions;
+  std::vector<Experiment> experiments;
+  Holdout holdout;
   std::vector<SlotDefault> defaults;
   std::vector<std::string> event_types;  // counted by count/since, by index
 
@@ -79,6 +119,7 @@ struct Bundle {
   int segment_index(std::string_view id) const;
   int event_type_index(std::string_view type) const;
   const SlotDefault* slot_default(std::string_view slot) const;
+  int action_index(std::string_view id) const;
 };
 
 // Parses and compiles a bundle. On failure `errors` holds every problem found and `out` is

@@ -27,11 +27,18 @@ class Simulator {
   // a decide line's result or an error line. Blank lines are ignored.
   bool feed(std::string_view line, size_t line_no, std::string& out);
   Engine& engine() { return engine_; }
+  // `pz explain`: decide lines print the decisions' reasons as text instead of JSON.
+  void set_explain(bool on) { explain_ = on; }
 
  private:
+  bool explain_ = false;
   Engine engine_;
   JsonParser parser_;
 };
+
+// The readable form of decisions' `why` (`pz explain`), several lines without a final newline.
+std::string explain_text(const Value& t, const std::vector<std::string>& segments,
+                         const std::vector<Decision>& decisions);
 
 // `pz validate`: returns the process exit code (0 valid, 1 invalid) and sets `out`.
 int validate(std::string_view bundle_json, std::string_view file_name, std::string& out);

@@ -37,12 +37,22 @@ struct Decision {
   std::string slot;
   std::string action;  // empty: the slot's default
   Value content;
+  // Why: {"slot", "action", "holdout", "would_show"?, "candidates": [{"action", "score"?,
+  // "propensity", "context_weight", "value", "lever", "removed"?, "eligible"?, "rules"?}]},
+  // with the eligibility rule's parts for the winner and the runner-up. See docs/decisions.md.
+  Value why;
 };
+
+// Feedback on an action shown to the visitor.
+enum class Outcome : unsigned char { kImpression, kClick, kConversion, kDismiss };
+bool parse_outcome(std::string_view name, Outcome& out);
 
 class Engine {
  public:
   Engine();
   ~Engine();
+  Engine(Engine&&) noexcept;
+  Engine& operator=(Engine&&) noexcept;
 
   // Loads a bundle. On error the previous bundle (and the profile) stay as they were and
   // `errors` (if given) lists every problem with its JSON path.
@@ -69,10 +79,16 @@ class Engine {
   // Sorted ids of the segments the visitor is in (as of the last evaluate/ingest).
   std::vector<std::string> segments() const;
 
-  // Decisions for the slots, in the order asked. (Next-best-action arbitration arrives with the
-  // decision issue; until then every slot shows its default.)
+  // Decisions for the slots, in the order asked: per slot the eligible, uncapped action with the
+  // highest priority = propensity x context_weight x value x lever (> 0; ties by bundle order),
+  // never one action twice nor two of one group; otherwise the slot's default. A visitor in
+  // the holdout gets the defaults (why.would_show says what they would have seen).
   std::vector<Decision> decide(const std::vector<std::string>& slots, int64_t now,
                                const Value& page = Value());
+
+  // Records feedback (impressions count towards caps; clicks and impressions feed bandits; a
+  // dismiss starts the action's cooldown). Unknown action: kNotFound, nothing changes.
+  Status feedback(std::string_view action, Outcome outcome, int64_t now);
 
   const Profile& profile() const;
 

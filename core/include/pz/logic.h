@@ -120,6 +120,13 @@ Result<Value> evaluate(const Program& program, const Value& data, RuleHost* host
 // A bundle rule as a condition: truthy result -> true; an evaluation error -> false.
 bool evaluate_condition(const Program& program, RuleHost* host);
 
+// JavaScript's Number(value) (ToNumber).
+double to_number_js(const Value& value);
+
+// The deterministic bucket of a profile for a salt: murmur3_x86_32(salt + profile_id, seed 0)
+// / 2^32 * 100, a number in [0, 100). The `bucket` operator, experiments and the holdout use it.
+double bucket_of(std::string_view salt, std::string_view profile_id);
+
 // JavaScript truthiness as JsonLogic defines it (an empty array is falsy).
 bool truthy(const Value& value);
 

@@ -70,6 +70,20 @@ struct Series {
   mutable unsigned cache_next_ = 0;
 };
 
+// What a visitor has seen of one action and how they responded (caps, cooldowns, bandits).
+struct Exposure {
+  int64_t impressions = 0;  // lifetime
+  int64_t clicks = 0;
+  int64_t conversions = 0;
+  int64_t dismisses = 0;
+  int64_t day = 0;  // UTC day index of day_impressions
+  int64_t day_impressions = 0;
+  int64_t session = 0;  // profile session number of session_impressions
+  int64_t session_impressions = 0;
+  bool dismissed = false;
+  int64_t last_dismiss = 0;  // ms, valid when dismissed
+};
+
 struct Profile {
   std::string anonymous_id;
   std::string user_id;
@@ -79,10 +93,11 @@ struct Profile {
   int64_t last_seen = 0;
   int64_t sessions = 0;
   Value traits = Value::MakeObject({});
-  std::vector<Series> metrics;  // by bundle metric index
-  std::vector<Series> counts;   // by bundle counted-event-type index
-  Value last_event;             // the latest event as received (event.*)
-  Value last_page;              // the latest page_view's page (page.*)
+  std::vector<Series> metrics;      // by bundle metric index
+  std::vector<Series> counts;       // by bundle counted-event-type index
+  std::vector<Exposure> exposures;  // by bundle action index
+  Value last_event;                 // the latest event as received (event.*)
+  Value last_page;                  // the latest page_view's page (page.*)
 
   // Records one event's effect on ids/seen/sessions.
   void touch(int64_t t);
