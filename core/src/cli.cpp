@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "pz/logic.h"
+#include "pz/tcf.h"
 
 namespace pz::cli {
 namespace {
@@ -90,8 +91,10 @@ bool Simulator::feed(std::string_view line, size_t line_no, std::string& out) {
     return false;
   }
   const Value* t = in.find("t");
-  if (t == nullptr || !t->is_number() || !std::isfinite(t->as_number())) {
-    out = line_error(line_no, "t must be a time in ms since the epoch (a number)");
+  if (t == nullptr || !t->is_number() || !std::isfinite(t->as_number()) ||
+      std::fabs(t->as_number()) > static_cast<double>(kMaxTimeMs)) {
+    out =
+        line_error(line_no, "t must be a time in ms since the epoch (a number of at most 8.64e15)");
     return true;
   }
   int64_t now = static_cast<int64_t>(std::floor(t->as_number()));
@@ -109,10 +112,9 @@ bool Simulator::feed(std::string_view line, size_t line_no, std::string& out) {
     return false;
   }
   if (consent != nullptr) {
-    // Consent takes effect with the consent issue; the line's shape is checked now.
-    if (!consent->is_object()) {
-      out =
-          line_error(line_no, std::string("consent must be an object, got ") + kind_name(*consent));
+    Status st = engine_.consent(*consent, now);
+    if (!st.ok()) {
+      out = line_error(line_no, st.message());
       return true;
     }
     return false;
@@ -167,7 +169,9 @@ bool Simulator::feed(std::string_view line, size_t line_no, std::string& out) {
   }
   std::vector<Decision> decisions = engine_.decide(slots, now, page);
   if (explain_) {
-    out = explain_text(*t, engine_.segments(), decisions);
+    std::vector<Value> whys;
+    for (const Decision& d : decisions) whys.push_back(engine_.why(d));
+    out = explain_text(*t, engine_.segments(), decisions, whys);
     return true;
   }
   out = "{\"t\":";
@@ -224,13 +228,14 @@ void explain_rules(std::string& out, const Value& candidate, const char* indent)
 }  // namespace
 
 std::string explain_text(const Value& t, const std::vector<std::string>& segments,
-                         const std::vector<Decision>& decisions) {
+                         const std::vector<Decision>& decisions, const std::vector<Value>& whys) {
   std::string out = "t=" + to_json(t) + " segments: ";
   for (size_t i = 0; i < segments.size(); ++i) out += (i ? ", " : "") + segments[i];
   if (segments.empty()) out += "(none)";
   out += '\n';
-  for (const Decision& d : decisions) {
-    const Value& why = d.why;
+  for (size_t k = 0; k < decisions.size(); ++k) {
+    const Decision& d = decisions[k];
+    const Value& why = whys[k];
     const Value* candidates = why.find("candidates");
     const Value* runner_up = why.find("runner_up");
     const Value* would_show = why.find("would_show");
@@ -271,6 +276,16 @@ std::string explain_text(const Value& t, const std::vector<std::string>& segment
   }
   if (!out.empty() && out.back() == '\n') out.pop_back();
   return out;
+}
+
+int tcf(std::string_view tc_string, std::string& out) {
+  Result<TcfString> tc = decode_tcf(tc_string);
+  if (!tc.ok()) {
+    out = error_line(tc.status().message());
+    return 1;
+  }
+  out = tcf_to_json(tc.value());
+  return 0;
 }
 
 int validate(std::string_view bundle_json, std::string_view file_name, std::string& out) {

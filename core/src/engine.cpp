@@ -32,7 +32,7 @@ Result<Event> parse_event(const Value& v) {
   e.type = type->as_string();
   const Value* t = v.find("t");
   if (t == nullptr || !t->is_number() || !std::isfinite(t->as_number()) ||
-      std::fabs(t->as_number()) > 8.64e15) {
+      std::fabs(t->as_number()) > static_cast<double>(kMaxTimeMs)) {
     return Status(Code::kInvalidArgument,
                   std::string("event.t must be a time in ms since the epoch (a number)") +
                       (t == nullptr ? " (missing)" : ", got " + to_json(*t)));
@@ -79,6 +79,8 @@ struct Engine::State : RuleHost {
   Profile profile;
   JsonParser parser;
   Value context = Value::MakeObject({});
+  ConsentPolicy policy;
+  ConsentState consent = initial_consent(ConsentPolicy());
   bool incremental = true;
   uint64_t evaluations = 0;
 
@@ -213,7 +215,7 @@ struct Engine::State : RuleHost {
 
   void apply_metrics(const Event& e);
   int variant_of(int experiment);
-  std::string capped(const ActionDef& a, const Exposure& e, int64_t at);
+  void capped(const ActionDef& a, const Exposure& e, int64_t at, CandidateTrace& c);
   void evaluate(int64_t at, const Value& page_override);
 };
 
@@ -252,6 +254,7 @@ void Engine::State::apply_metrics(const Event& e) {
 }
 
 void Engine::State::evaluate(int64_t at, const Value& page_override) {
+  at = clamp_time(at);
   Value effective_page = page_override.is_object() ? page_override : profile.last_page;
   begin(at, effective_page, profile.last_event);
   if (!has_bundle) return;
@@ -375,10 +378,14 @@ Status Engine::load_bundle(std::string_view json, std::vector<BundleError>* erro
   }
   s_->bundle = std::move(next);
   s_->has_bundle = true;
+  s_->policy.opt_in = s_->bundle.consent_mode == "opt-in";
+  s_->policy.gpc_personalization_off = s_->bundle.consent_gpc == "personalization_off";
+  if (!s_->consent.given) s_->consent = initial_consent(s_->policy);
   s_->reset_for_bundle();
   s_->profile.metrics = std::move(metrics);
   s_->profile.counts = std::move(counts);
   s_->profile.exposures = std::move(exposures);
+  if (!s_->consent.personalization && s_->profile.seen) erase(s_->profile.last_seen);
   return Status::Ok();
 }
 
@@ -404,6 +411,12 @@ Status Engine::ingest(const Value& raw) {
   if (!parsed.ok()) return parsed.status();
   const Event& e = parsed.value();
   State& s = *s_;
+  if (!s.consent.personalization) {
+    // Personalization without a profile: the page is context, nothing else is kept.
+    if (e.type == "page_view" && e.page.is_object()) s.profile.last_page = e.page;
+    s.evaluate(e.t, Value());
+    return Status::Ok();
+  }
   s.profile.touch(e.t);
   s.profile_changed = true;
   s.profile.last_event = e.raw;
@@ -418,6 +431,11 @@ Status Engine::ingest(const Value& raw) {
 
 Status Engine::identify(std::string_view user_id, const Value& traits, int64_t now) {
   if (user_id.size() > 256) return Status(Code::kInvalidArgument, "user id longer than 256 bytes");
+  if (!traits.is_undefined() && !traits.is_object()) {
+    return Status(Code::kInvalidArgument,
+                  std::string("traits must be an object, got ") + kind_name(traits));
+  }
+  if (!s_->consent.personalization) return Status::Ok();  // nothing is kept without consent
   if (!traits.is_undefined()) PZ_TRY(s_->profile.set_traits(traits));
   if (!user_id.empty()) s_->profile.user_id = std::string(user_id);
   s_->profile_changed = true;
@@ -496,37 +514,37 @@ int Engine::State::variant_of(int experiment) {
   return static_cast<int>(x.weights.size()) - 1;
 }
 
-// Why an action cannot be shown now (caps, cooldown), or "" if it can.
-std::string Engine::State::capped(const ActionDef& a, const Exposure& e, int64_t at) {
-  auto reached = [](const char* what, int64_t have, int64_t cap) {
-    return std::string("cap ") + what + " reached (" + std::to_string(have) + "/" +
-           std::to_string(cap) + ")";
+// Why an action cannot be shown now (caps, cooldown); sets the trace's removal.
+void Engine::State::capped(const ActionDef& a, const Exposure& e, int64_t at, CandidateTrace& c) {
+  using R = CandidateTrace::Removed;
+  auto reached = [&](R why, int64_t have, int64_t cap) {
+    c.removed = why;
+    c.have = have;
+    c.limit = cap;
   };
-  if (a.caps.total >= 0 && e.impressions >= a.caps.total) {
-    return reached("total", e.impressions, a.caps.total);
-  }
   int64_t today = e.day == floor_div(at, kDayMs) ? e.day_impressions : 0;
-  if (a.caps.per_day >= 0 && today >= a.caps.per_day)
-    return reached("per_day", today, a.caps.per_day);
   int64_t this_session = e.session == profile.sessions ? e.session_impressions : 0;
-  if (a.caps.per_session >= 0 && this_session >= a.caps.per_session) {
-    return reached("per_session", this_session, a.caps.per_session);
+  if (a.caps.total >= 0 && e.impressions >= a.caps.total) {
+    reached(R::kCapTotal, e.impressions, a.caps.total);
+  } else if (a.caps.per_day >= 0 && today >= a.caps.per_day) {
+    reached(R::kCapPerDay, today, a.caps.per_day);
+  } else if (a.caps.per_session >= 0 && this_session >= a.caps.per_session) {
+    reached(R::kCapPerSession, this_session, a.caps.per_session);
+  } else if (a.caps.dismiss_cooldown_ms > 0 && e.dismissed &&
+             at < e.last_dismiss + a.caps.dismiss_cooldown_ms) {
+    reached(R::kCooldown, 0, e.last_dismiss + a.caps.dismiss_cooldown_ms);
   }
-  if (a.caps.dismiss_cooldown_ms > 0 && e.dismissed &&
-      at < e.last_dismiss + a.caps.dismiss_cooldown_ms) {
-    return "dismissed: cooldown until " +
-           std::to_string(e.last_dismiss + a.caps.dismiss_cooldown_ms);
-  }
-  return "";
 }
 
 std::vector<Decision> Engine::decide(const std::vector<std::string>& slots, int64_t now,
                                      const Value& page) {
+  using R = CandidateTrace::Removed;
   State& s = *s_;
+  now = clamp_time(now);
   s.evaluate(now, page);
   std::vector<Decision> out;
   std::vector<char> used(s.has_bundle ? s.bundle.actions.size() : 0, 0);
-  std::vector<std::string> used_groups;
+  std::vector<const std::string*> used_groups;
   bool holdout = s.has_bundle && s.bundle.holdout.percent > 0 &&
                  bucket_of(s.bundle.holdout.salt, s.profile_id()) < s.bundle.holdout.percent;
   for (const std::string& slot : slots) {
@@ -534,137 +552,200 @@ std::vector<Decision> Engine::decide(const std::vector<std::string>& slots, int6
     d.slot = slot;
     const SlotDefault* def = s.has_bundle ? s.bundle.slot_default(slot) : nullptr;
     d.content = def != nullptr ? def->content : Value::Null();
-    Array candidates;
-    int winner = -1, runner_up = -1, first_ineligible = -1;
+    DecisionTrace& trace = d.trace;
+    trace.holdout = holdout;
+    int first_ineligible = -1;
     double best = 0, second = 0;
-    std::vector<size_t> candidate_of_action(used.size(), SIZE_MAX);
     DetRandom random(thompson_seed(s.profile_id(), now, slot));
     for (size_t i = 0; s.has_bundle && i < s.bundle.actions.size(); ++i) {
       const ActionDef& a = s.bundle.actions[i];
       if (std::find(a.slots.begin(), a.slots.end(), slot) == a.slots.end()) continue;
-      std::vector<Member> c{{"action", Str(a.id)}};
-      std::string removed;
+      trace.candidates.emplace_back();
+      CandidateTrace& c = trace.candidates.back();
+      c.action = static_cast<int>(i);
       if (used[i]) {
-        removed = "already chosen for another slot";
+        c.removed = R::kAlreadyChosen;
       } else if (!a.group.empty() &&
-                 std::find(used_groups.begin(), used_groups.end(), a.group) != used_groups.end()) {
-        removed = "group " + a.group + " already has an action in this decision";
-      } else if (a.experiment >= 0 && s.variant_of(a.experiment) != a.variant) {
-        const Experiment& x = s.bundle.experiments[static_cast<size_t>(a.experiment)];
-        removed = "experiment " + x.id + ": visitor is in variant " +
-                  x.variants[static_cast<size_t>(s.variant_of(a.experiment))];
+                 std::find_if(used_groups.begin(), used_groups.end(), [&](const std::string* g) {
+                   return *g == a.group;
+                 }) != used_groups.end()) {
+        c.removed = R::kGroupTaken;
+      } else if (a.experiment >= 0) {
+        int variant = s.variant_of(a.experiment);
+        if (variant != a.variant) {
+          c.removed = R::kOtherVariant;
+          c.have = variant;
+        }
       }
-      bool eligible = removed.empty();
-      if (eligible && a.has_eligible) {
+      if (c.removed == R::kNo && a.has_eligible) {
+        c.eligible_checked = true;
         Result<Value> r = pz::evaluate(a.eligible, Value(), &s);
-        eligible = r.ok() && truthy(r.value());
-        c.emplace_back("eligible", Value::Bool(eligible));
+        c.eligible = r.ok() && truthy(r.value());
         if (!r.ok()) {
-          removed = "eligibility rule failed: " + r.status().message();
-        } else if (!eligible) {
-          removed = "not eligible";
+          c.removed = R::kRuleFailed;
+          c.error = r.status().message();
+        } else if (!c.eligible) {
+          c.removed = R::kNotEligible;
           if (first_ineligible < 0) first_ineligible = static_cast<int>(i);
         }
       }
-      if (removed.empty()) removed = s.capped(a, s.profile.exposures[i], now);
-      double score = 0;
-      if (removed.empty()) {
-        double propensity = a.propensity.constant;
-        const Exposure& e = s.profile.exposures[i];
-        if (a.propensity.kind == Propensity::Kind::kLogistic) {
-          double z = a.propensity.intercept;
-          for (const Propensity::Feature& f : a.propensity.features) {
-            Result<Value> r = pz::evaluate(f.rule, Value(), &s);
-            double x = r.ok() ? to_number_js(r.value()) : 0;
-            if (!std::isfinite(x)) x = 0;
-            z += f.weight * x;
-          }
-          propensity = det_sigmoid(z);
-        } else if (a.propensity.kind == Propensity::Kind::kThompson) {
-          double clicks = static_cast<double>(e.clicks);
-          double misses = static_cast<double>(std::max<int64_t>(e.impressions - e.clicks, 0));
-          propensity =
-              random.beta(a.propensity.prior_alpha + clicks, a.propensity.prior_beta + misses);
+      if (c.removed == R::kNo) s.capped(a, s.profile.exposures[i], now, c);
+      if (c.removed != R::kNo) continue;
+      const Exposure& e = s.profile.exposures[i];
+      double propensity = a.propensity.constant;
+      if (a.propensity.kind == Propensity::Kind::kLogistic) {
+        double z = a.propensity.intercept;
+        for (const Propensity::Feature& f : a.propensity.features) {
+          Result<Value> r = pz::evaluate(f.rule, Value(), &s);
+          double x = r.ok() ? to_number_js(r.value()) : 0;
+          if (!std::isfinite(x)) x = 0;
+          z += f.weight * x;
         }
-        double context_weight = a.context_weight;
-        if (a.has_context_rule) {
-          Result<Value> r = pz::evaluate(a.context_rule, Value(), &s);
-          context_weight = r.ok() ? to_number_js(r.value()) : 0;
-          if (!std::isfinite(context_weight) || context_weight < 0) context_weight = 0;
-        }
-        score = priority(propensity, context_weight, a.value, a.lever);
-        c.emplace_back("score", Num(score));
-        c.emplace_back("propensity", Num(propensity));
-        c.emplace_back("context_weight", Num(context_weight));
-        c.emplace_back("value", Num(a.value));
-        c.emplace_back("lever", Num(a.lever));
-        if (!(score > 0)) removed = "priority is 0";
+        propensity = det_sigmoid(z);
+      } else if (a.propensity.kind == Propensity::Kind::kThompson) {
+        double clicks = static_cast<double>(e.clicks);
+        double misses = static_cast<double>(std::max<int64_t>(e.impressions - e.clicks, 0));
+        propensity =
+            random.beta(a.propensity.prior_alpha + clicks, a.propensity.prior_beta + misses);
       }
-      if (!removed.empty()) {
-        c.emplace_back("removed", Str(removed));
-      } else if (winner < 0 || score > best) {
-        runner_up = winner;
+      double context_weight = a.context_weight;
+      if (a.has_context_rule) {
+        Result<Value> r = pz::evaluate(a.context_rule, Value(), &s);
+        context_weight = r.ok() ? to_number_js(r.value()) : 0;
+        if (!std::isfinite(context_weight) || context_weight < 0) context_weight = 0;
+      }
+      c.scored = true;
+      c.propensity = propensity;
+      c.context_weight = context_weight;
+      c.score = priority(propensity, context_weight, a.value, a.lever);
+      if (!(c.score > 0)) {
+        c.removed = R::kZeroPriority;
+      } else if (trace.winner < 0 || c.score > best) {
+        trace.runner_up = trace.winner;
         second = best;
-        winner = static_cast<int>(i);
-        best = score;
-      } else if (runner_up < 0 || score > second) {
-        runner_up = static_cast<int>(i);
-        second = score;
+        trace.winner = static_cast<int>(i);
+        best = c.score;
+      } else if (trace.runner_up < 0 || c.score > second) {
+        trace.runner_up = static_cast<int>(i);
+        second = c.score;
       }
-      candidate_of_action[i] = candidates.size();
-      candidates.push_back(Value::MakeObject(std::move(c)));
     }
-    if (runner_up < 0) runner_up = first_ineligible;
+    if (trace.runner_up < 0) trace.runner_up = first_ineligible;
     // The rules that passed or failed, for the winner and the runner-up.
-    for (int pick : {winner, runner_up}) {
-      if (pick < 0) continue;
+    auto explain = [&](int pick, std::vector<Value>& rules) {
+      if (pick < 0) return;
       const ActionDef& a = s.bundle.actions[static_cast<size_t>(pick)];
-      if (!a.has_eligible) continue;
-      Array rules;
-      auto explain = [&](const std::string& text, const Program& program) {
+      if (!a.has_eligible) return;
+      auto result = [&](const Program& program) {
         Result<Value> r = pz::evaluate(program, Value(), &s);
-        rules.push_back(Value::MakeObject(
-            {{"rule", Str(text)},
-             {"result", r.ok() ? r.value() : Str("error: " + r.status().message())}}));
+        return r.ok() ? r.value() : Value::String("error: " + r.status().message());
       };
       if (a.eligible_parts.empty()) {
-        explain(a.eligible_text, a.eligible);
+        rules.push_back(result(a.eligible));
       } else {
-        for (const auto& part : a.eligible_parts) explain(part.first, part.second);
+        for (const auto& part : a.eligible_parts) rules.push_back(result(part.second));
       }
-      std::vector<Member> c =
-          candidates[candidate_of_action[static_cast<size_t>(pick)]].as_object();
-      if (!a.eligible_op.empty()) c.emplace_back("rules_op", Str(a.eligible_op));
-      c.emplace_back("rules", Value::MakeArray(std::move(rules)));
-      candidates[candidate_of_action[static_cast<size_t>(pick)]] = Value::MakeObject(std::move(c));
-    }
-    std::vector<Member> why{{"slot", Str(slot)}};
-    if (winner >= 0) {
-      const ActionDef& a = s.bundle.actions[static_cast<size_t>(winner)];
-      if (holdout) {
-        why.emplace_back("action", Value::Null());
-        why.emplace_back("holdout", Value::Bool(true));
-        why.emplace_back("would_show", Str(a.id));
-      } else {
+    };
+    explain(trace.winner, trace.winner_rules);
+    explain(trace.runner_up, trace.runner_up_rules);
+    if (trace.winner >= 0) {
+      const ActionDef& a = s.bundle.actions[static_cast<size_t>(trace.winner)];
+      if (!holdout) {
         d.action = a.id;
         d.content = a.content;
-        why.emplace_back("action", Str(a.id));
-        why.emplace_back("holdout", Value::Bool(false));
       }
-      used[static_cast<size_t>(winner)] = 1;
-      if (!a.group.empty()) used_groups.push_back(a.group);
-    } else {
-      why.emplace_back("action", Value::Null());
-      why.emplace_back("holdout", Value::Bool(holdout));
+      used[static_cast<size_t>(trace.winner)] = 1;
+      if (!a.group.empty()) used_groups.push_back(&a.group);
     }
-    why.emplace_back("runner_up", runner_up >= 0
-                                      ? Str(s.bundle.actions[static_cast<size_t>(runner_up)].id)
-                                      : Value::Null());
-    why.emplace_back("candidates", Value::MakeArray(std::move(candidates)));
-    d.why = Value::MakeObject(std::move(why));
     out.push_back(std::move(d));
   }
   return out;
+}
+
+Value Engine::why(const Decision& d) const {
+  using R = CandidateTrace::Removed;
+  const State& s = *s_;
+  const DecisionTrace& trace = d.trace;
+  auto id = [&](int action) {
+    return Value::String(s.bundle.actions[static_cast<size_t>(action)].id);
+  };
+  Array candidates;
+  for (const CandidateTrace& c : trace.candidates) {
+    const ActionDef& a = s.bundle.actions[static_cast<size_t>(c.action)];
+    std::vector<Member> m{{"action", id(c.action)}};
+    if (c.eligible_checked) m.emplace_back("eligible", Value::Bool(c.eligible));
+    if (c.scored) {
+      m.emplace_back("score", Value::Number(c.score));
+      m.emplace_back("propensity", Value::Number(c.propensity));
+      m.emplace_back("context_weight", Value::Number(c.context_weight));
+      m.emplace_back("value", Value::Number(a.value));
+      m.emplace_back("lever", Value::Number(a.lever));
+    }
+    std::string removed;
+    auto cap = [&](const char* what) {
+      return std::string("cap ") + what + " reached (" + std::to_string(c.have) + "/" +
+             std::to_string(c.limit) + ")";
+    };
+    switch (c.removed) {
+      case R::kNo:
+        break;
+      case R::kAlreadyChosen:
+        removed = "already chosen for another slot";
+        break;
+      case R::kGroupTaken:
+        removed = "group " + a.group + " already has an action in this decision";
+        break;
+      case R::kOtherVariant: {
+        const Experiment& x = s.bundle.experiments[static_cast<size_t>(a.experiment)];
+        removed = "experiment " + x.id + ": visitor is in variant " +
+                  x.variants[static_cast<size_t>(c.have)];
+        break;
+      }
+      case R::kNotEligible:
+        removed = "not eligible";
+        break;
+      case R::kRuleFailed:
+        removed = "eligibility rule failed: " + c.error;
+        break;
+      case R::kCapTotal:
+        removed = cap("total");
+        break;
+      case R::kCapPerDay:
+        removed = cap("per_day");
+        break;
+      case R::kCapPerSession:
+        removed = cap("per_session");
+        break;
+      case R::kCooldown:
+        removed = "dismissed: cooldown until " + std::to_string(c.limit);
+        break;
+      case R::kZeroPriority:
+        removed = "priority is 0";
+        break;
+    }
+    if (!removed.empty()) m.emplace_back("removed", Value::String(std::move(removed)));
+    const std::vector<Value>* rules = c.action == trace.winner      ? &trace.winner_rules
+                                      : c.action == trace.runner_up ? &trace.runner_up_rules
+                                                                    : nullptr;
+    if (rules != nullptr && a.has_eligible) {
+      if (!a.eligible_op.empty()) m.emplace_back("rules_op", Value::String(a.eligible_op));
+      Array list;
+      for (size_t k = 0; k < rules->size(); ++k) {
+        const std::string& text =
+            a.eligible_parts.empty() ? a.eligible_text : a.eligible_parts[k].first;
+        list.push_back(Value::MakeObject({{"rule", Value::String(text)}, {"result", (*rules)[k]}}));
+      }
+      m.emplace_back("rules", Value::MakeArray(std::move(list)));
+    }
+    candidates.push_back(Value::MakeObject(std::move(m)));
+  }
+  std::vector<Member> why{{"slot", Value::String(d.slot)}};
+  why.emplace_back("action", d.action.empty() ? Value::Null() : Value::String(d.action));
+  why.emplace_back("holdout", Value::Bool(trace.holdout));
+  if (trace.holdout && trace.winner >= 0) why.emplace_back("would_show", id(trace.winner));
+  why.emplace_back("runner_up", trace.runner_up >= 0 ? id(trace.runner_up) : Value::Null());
+  why.emplace_back("candidates", Value::MakeArray(std::move(candidates)));
+  return Value::MakeObject(std::move(why));
 }
 
 Status Engine::feedback(std::string_view action, Outcome outcome, int64_t now) {
@@ -673,6 +754,8 @@ Status Engine::feedback(std::string_view action, Outcome outcome, int64_t now) {
   if (index < 0) {
     return Status(Code::kNotFound, "feedback for unknown action \"" + std::string(action) + "\"");
   }
+  if (!s.consent.personalization) return Status::Ok();  // caps need a profile: none kept
+  now = clamp_time(now);
   Exposure& e = s.profile.exposures[static_cast<size_t>(index)];
   switch (outcome) {
     case Outcome::kImpression: {
@@ -705,6 +788,35 @@ Status Engine::feedback(std::string_view action, Outcome outcome, int64_t now) {
       break;
   }
   return Status::Ok();
+}
+
+Status Engine::consent(const Value& consent, int64_t now) {
+  State& s = *s_;
+  bool had = s.consent.personalization;
+  PZ_TRY(apply_consent(consent, s.policy, s.consent));
+  if (had && !s.consent.personalization) erase(now);
+  s.evaluate(now, Value());
+  return Status::Ok();
+}
+
+const ConsentState& Engine::consent_state() const { return s_->consent; }
+
+void Engine::erase(int64_t now) {
+  State& s = *s_;
+  now = clamp_time(now);
+  Profile fresh;
+  fresh.anonymous_id = s.profile.anonymous_id;
+  fresh.device_id = s.profile.device_id;
+  fresh.last_page = s.profile.last_page;  // context, not profile
+  fresh.erased = true;
+  fresh.erased_at = std::max(now, s.profile.erased ? s.profile.erased_at : now);
+  fresh.metrics.assign(s.bundle.metrics.size(), Series());
+  fresh.counts.assign(s.bundle.event_types.size(), Series());
+  fresh.exposures.assign(s.bundle.actions.size(), Exposure());
+  s.profile = std::move(fresh);
+  s.profile_changed = true;
+  std::fill(s.metric_changed.begin(), s.metric_changed.end(), 1);
+  std::fill(s.count_changed.begin(), s.count_changed.end(), 1);
 }
 
 const Profile& Engine::profile() const { return s_->profile; }

@@ -424,6 +424,12 @@ class RuleEvaluator {
 
   // `data` null means the bundle root (built lazily from the host).
   Value eval(uint32_t index, const Value* data);
+  // Resource bounds (json-logic-js has none and runs out of memory instead): evaluation steps
+  // per call, and the size of strings and arrays a rule builds. See exceptions.json.
+  static constexpr uint64_t kMaxSteps = 1000000;
+  static constexpr size_t kMaxStringBytes = 1 << 20;
+  static constexpr size_t kMaxArrayItems = 100000;
+  uint64_t steps_ = 0;
   Value eval_node(const Node& n, const Value* data);
   bool compare_window(const Node& n);
 
@@ -555,6 +561,7 @@ Value RuleEvaluator::scoped(const Node& n, const Value* data) {
 
 // The hot operators of segment rules stay in this small frame; the rest go to eval_node.
 Value RuleEvaluator::eval(uint32_t index, const Value* data) {
+  if (++steps_ > kMaxSteps) return fail("rule evaluation exceeded 1000000 steps");
   const Node& n = p_.nodes_[index];
   switch (n.op) {
     case Op::kConst:
@@ -813,6 +820,7 @@ Value RuleEvaluator::eval_node(const Node& n, const Value* data) {
           out.push_back(a);
         }
       }
+      if (out.size() > kMaxArrayItems) return fail("rule result too large: more than 100000 items");
       return Value::MakeArray(std::move(out));
     }
     case Op::kIn: {
@@ -843,6 +851,8 @@ Value RuleEvaluator::eval_node(const Node& n, const Value* data) {
       for (const Value& a : args) {
         if (!a.is_nullish()) append_to_string(out, a);
       }
+      if (out.size() > kMaxStringBytes)
+        return fail("rule result too large: more than 1 MiB of text");
       return Value::String(std::move(out));
     }
     case Op::kSubstr: {

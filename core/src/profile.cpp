@@ -148,6 +148,8 @@ Value Profile::to_value() const {
   std::vector<Member> m;
   Value p = profile_object();
   for (const Member& f : p.as_object()) m.push_back(f);
+  m.emplace_back("erased_at",
+                 erased ? Value::Number(static_cast<double>(erased_at)) : Value::Null());
   m.emplace_back("traits", traits);
   Array metric_values, count_values;
   for (const Series& s : metrics) metric_values.push_back(series_value(s));

@@ -17,7 +17,9 @@ const char kUsage[] =
     "results\n"
     "  simulate --bundle FILE [--id ID]    one visitor: stdin JSONL events/controls -> decisions\n"
     "  explain --bundle FILE [--id ID]     as simulate, printing why each slot got its content\n"
-    "  validate FILE                       check a bundle; exit 1 with every error\n";
+    "  validate FILE                       check a bundle; exit 1 with every error\n"
+    "  tcf STRING | tcf -                  decode an IAB TCF v2.2 TC string (- : one per stdin "
+    "line)\n";
 
 bool read_file(const std::string& path, std::string& out) {
   std::ifstream in(path, std::ios::binary);
@@ -112,6 +114,27 @@ int main(int argc, char** argv) {
   if (cmd == "simulate") return run_simulate(argc, argv, false);
   if (cmd == "explain") return run_simulate(argc, argv, true);
   if (cmd == "validate") return run_validate(argc, argv);
+  if (cmd == "tcf") {
+    if (argc != 3) {
+      std::fprintf(stderr, "usage: pz tcf STRING\n");
+      return 2;
+    }
+    std::string out;
+    if (std::strcmp(argv[2], "-") == 0) {  // batch: one TC string per stdin line
+      std::string line;
+      while (std::getline(std::cin, line)) {
+        if (!line.empty() && line.back() == '\r') line.pop_back();
+        pz::cli::tcf(line, out);
+        out += '\n';
+        std::fwrite(out.data(), 1, out.size(), stdout);
+      }
+      return 0;
+    }
+    int code = pz::cli::tcf(argv[2], out);
+    out += '\n';
+    std::fwrite(out.data(), 1, out.size(), stdout);
+    return code;
+  }
   if (cmd == "--help" || cmd == "-h" || cmd == "help") {
     std::fputs(kUsage, stdout);
     return 0;

@@ -125,7 +125,7 @@ TEST(Bundle, SegmentCyclesAreErrors) {
 TEST(Bundle, RejectedBundleKeepsThePreviousOneActive) {
   Engine engine;
   ASSERT_TRUE(engine
-                  .load_bundle(R"({"version":"good","segments":[
+                  .load_bundle(R"({"version":"good","consent":{"mode":"opt-out"},"segments":[
       {"id":"viewer","rule":{">=":[{"count":["page_view","all"]},1]}}],
       "defaults":{"hero":{"content":"hi"}}})")
                   .ok());
@@ -144,16 +144,20 @@ TEST(Bundle, RejectedBundleKeepsThePreviousOneActive) {
 
 TEST(Bundle, ReloadKeepsSeriesOfMetricsItStillHas) {
   Engine engine;
-  ASSERT_TRUE(engine
-                  .load_bundle(R"({"version":"1","metrics":[{"id":"buys","event":"purchase"}],
+  ASSERT_TRUE(
+      engine
+          .load_bundle(
+              R"({"version":"1","consent":{"mode":"opt-out"},"metrics":[{"id":"buys","event":"purchase"}],
       "segments":[{"id":"buyer","rule":{">=":[{"metric":["buys","all"]},1]}}]})")
-                  .ok());
+          .ok());
   ASSERT_TRUE(engine.ingest(R"({"type":"purchase","t":5})").ok());
-  ASSERT_TRUE(engine
-                  .load_bundle(R"({"version":"2","metrics":[{"id":"other","event":"x"},
+  ASSERT_TRUE(
+      engine
+          .load_bundle(
+              R"({"version":"2","consent":{"mode":"opt-out"},"metrics":[{"id":"other","event":"x"},
       {"id":"buys","event":"purchase"}],
       "segments":[{"id":"buyer","rule":{">=":[{"metric":["buys","all"]},1]}}]})")
-                  .ok());
+          .ok());
   engine.evaluate(10);
   EXPECT_EQ(engine.segments(), V{"buyer"});
 }

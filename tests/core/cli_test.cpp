@@ -74,17 +74,58 @@ TEST(Cli, ValidateExitCodes) {
 }
 
 TEST(Cli, SimulateDefaultsAndUsage) {
+  // The demo bundle is opt-in: before consent nothing is kept (no segments), after it the
+  // profile grows.
   CliRun r = Pz("simulate --bundle " PZ_SOURCE_DIR "/demo-site/bundle.json",
-                R"({"t":1,"type":"page_view","page":{"path":"/pricing"}}
+                R"({"t":0,"type":"page_view","page":{"path":"/"}}
+{"t":1,"decide":["hero"]}
+{"t":1,"consent":{"personalization":true,"analytics":true}}
+{"t":1,"type":"page_view","page":{"path":"/pricing"}}
 {"t":2,"decide":["banner","hero","nope"]}
 )");
   EXPECT_EQ(r.code, 0);
   EXPECT_EQ(
       r.out,
-      R"({"t":2,"segments":["engaged","new"],"decisions":[{"slot":"banner","action":null,"content":{"title":"Free shipping over $50"}},{"slot":"hero","action":null,"content":{"title":"Welcome"}},{"slot":"nope","action":null,"content":null}]}
+      R"({"t":1,"segments":[],"decisions":[{"slot":"hero","action":null,"content":{"title":"Welcome"}}]}
+{"t":2,"segments":["engaged","new"],"decisions":[{"slot":"banner","action":null,"content":{"title":"Free shipping over $50"}},{"slot":"hero","action":null,"content":{"title":"Welcome"}},{"slot":"nope","action":null,"content":null}]}
 )");
   EXPECT_EQ(Pz("simulate", "").code, 2);
   EXPECT_EQ(Pz("frobnicate", "").code, 2);
+}
+
+// Regression found by fuzz/fuzz_simulate: a huge `t` on a control line overflowed int64.
+TEST(Cli, ControlLineTimesAreBounded) {
+  CliRun r = Pz("simulate --bundle " PZ_SOURCE_DIR "/demo-site/bundle.json",
+                R"({"t":1e30,"decide":[]}
+{"t":-1e300,"consent":{"personalization":true}}
+{"t":8640000000000000,"decide":["hero"]}
+)");
+  EXPECT_EQ(r.code, 0);
+  EXPECT_EQ(
+      r.out,
+      R"x({"error":"line 1: t must be a time in ms since the epoch (a number of at most 8.64e15)"}
+{"error":"line 2: t must be a time in ms since the epoch (a number of at most 8.64e15)"}
+{"t":8640000000000000,"segments":[],"decisions":[{"slot":"hero","action":null,"content":{"title":"Welcome"}}]}
+)x");
+}
+
+TEST(Cli, ExplainPrintsWhy) {
+  CliRun r = Pz("explain --bundle " PZ_SOURCE_DIR "/demo-site/bundle.json",
+                R"({"t":1,"consent":{"personalization":true}}
+{"t":2,"type":"page_view","page":{"path":"/pricing"}}
+{"t":3,"type":"page_view","page":{"path":"/pricing"}}
+{"t":4,"type":"page_view","page":{"path":"/pricing"}}
+{"t":5,"type":"add_to_cart"}
+{"t":6,"decide":["hero"]}
+)");
+  EXPECT_EQ(r.code, 0);
+  EXPECT_EQ(r.out, R"(t=6 segments: engaged, high_intent, new
+  hero: vip_offer (priority 2 = propensity 0.05 x context_weight 1 x value 40 x lever 1)
+    passed: {"in_segment":["high_intent"]} -> true
+    runner-up cart_reminder: not eligible
+      failed: {"in_segment":["cart_abandoner"]} -> false
+    also win_back: not eligible
+)");
 }
 
 }  // namespace

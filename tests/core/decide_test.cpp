@@ -16,7 +16,7 @@ const int64_t kT0 = 1793577600000;  // 2026-11-02T00:00:00Z
 constexpr int64_t kMin = 60000;
 
 std::string Actions(const std::string& actions, const std::string& extra = "") {
-  return R"({"version":"t","defaults":{"hero":{"content":"default hero"},
+  return R"({"version":"t","consent":{"mode":"opt-out"},"defaults":{"hero":{"content":"default hero"},
     "side":{"content":"default side"}},"actions":[)" +
          actions + "]" + extra + "}";
 }
@@ -47,8 +47,9 @@ TEST(Decide, HighestPriorityWinsTiesByBundleOrderZeroNever) {
   std::vector<Decision> d = e.decide({"hero"}, kT0);
   EXPECT_EQ(d[0].action, "a");
   EXPECT_EQ(to_json(d[0].content), R"("A")");
-  EXPECT_EQ(to_json(*d[0].why.find("runner_up")), R"("b")");
-  const Array& c = d[0].why.find("candidates")->as_array();
+  EXPECT_EQ(to_json(*e.why(d[0]).find("runner_up")), R"("b")");
+  Value why = e.why(d[0]);
+  const Array& c = why.find("candidates")->as_array();
   ASSERT_EQ(c.size(), 3u);
   EXPECT_EQ(to_json(*c[2].find("removed")), R"("priority is 0")");
 }
@@ -75,7 +76,7 @@ TEST(Decide, GroupExclusionAcrossSlots) {
     {"id":"plain","slots":["side"],"value":1,"content":3})"));
   std::vector<Decision> d = e.decide({"hero", "side"}, kT0);
   EXPECT_EQ(d[1].action, "plain");
-  EXPECT_EQ(to_json(*d[1].why.find("candidates")->as_array()[0].find("removed")),
+  EXPECT_EQ(to_json(*e.why(d[1]).find("candidates")->as_array()[0].find("removed")),
             R"("group promo already has an action in this decision")");
 }
 
@@ -94,7 +95,7 @@ TEST(Decide, CapsCountImpressionsPerSessionDayAndTotal) {
   EXPECT_EQ(show(t + 2), "offer");
   EXPECT_EQ(show(t + 3), "fallback");  // 2 per session
   std::vector<Decision> d = e.decide({"hero"}, t + 4);
-  EXPECT_EQ(to_json(*d[0].why.find("candidates")->as_array()[0].find("removed")),
+  EXPECT_EQ(to_json(*e.why(d[0]).find("candidates")->as_array()[0].find("removed")),
             R"x("cap per_session reached (2/2)")x");
   // A new session (31 min later) allows one more today: 3 per day.
   t += 31 * kMin;
@@ -134,7 +135,8 @@ TEST(Decide, FeedbackForUnknownActionChangesNothing) {
 }
 
 TEST(Decide, EligibilityAndWhyShowTheRulesOfWinnerAndRunnerUp) {
-  Engine e = Loaded(R"({"version":"t","defaults":{"hero":{"content":0}},
+  Engine e =
+      Loaded(R"({"version":"t","consent":{"mode":"opt-out"},"defaults":{"hero":{"content":0}},
     "segments":[{"id":"buyer","rule":{">=":[{"count":["purchase","all"]},1]}}],
     "actions":[
       {"id":"upsell","slots":["hero"],"value":9,"content":1,
@@ -146,7 +148,7 @@ TEST(Decide, EligibilityAndWhyShowTheRulesOfWinnerAndRunnerUp) {
   EXPECT_EQ(d[0].action, "");
   // upsell is the runner-up (first ineligible); its two conditions are listed with results.
   EXPECT_EQ(
-      to_json(d[0].why),
+      to_json(e.why(d[0])),
       R"({"slot":"hero","action":null,"holdout":false,"runner_up":"upsell","candidates":[)"
       R"({"action":"upsell","eligible":false,"removed":"not eligible","rules_op":"and","rules":[)"
       R"({"rule":"{\"in_segment\":[\"buyer\"]}","result":true},)"
@@ -167,7 +169,8 @@ TEST(Decide, ContextWeightRuleScalesPriority) {
 }
 
 TEST(Decide, LogisticPropensityFromProfileFeatures) {
-  Engine e = Loaded(R"({"version":"t","defaults":{"hero":{"content":0}},
+  Engine e =
+      Loaded(R"({"version":"t","consent":{"mode":"opt-out"},"defaults":{"hero":{"content":0}},
     "metrics":[{"id":"views","event":"page_view"}],
     "actions":[
       {"id":"model","slots":["hero"],"value":1,"content":1,
@@ -178,7 +181,7 @@ TEST(Decide, LogisticPropensityFromProfileFeatures) {
     ASSERT_TRUE(e.ingest(R"({"t":)" + std::to_string(kT0 + i) + R"(,"type":"page_view"})").ok());
   std::vector<Decision> d = e.decide({"hero"}, kT0 + 10);
   EXPECT_EQ(d[0].action, "flat");
-  EXPECT_NEAR(d[0].why.find("candidates")->as_array()[0].find("propensity")->as_number(),
+  EXPECT_NEAR(e.why(d[0]).find("candidates")->as_array()[0].find("propensity")->as_number(),
               1 / (1 + std::exp(1.0)), 1e-15);
   for (int i = 0; i < 4; ++i)
     ASSERT_TRUE(
@@ -194,7 +197,7 @@ TEST(Decide, ThompsonSamplingIsReproducibleAndLearns) {
   Engine e1 = Loaded(bundle, "visitor-9"), e2 = Loaded(bundle, "visitor-9");
   for (int64_t t = 0; t < 50; ++t) {
     std::vector<Decision> d1 = e1.decide({"hero"}, kT0 + t), d2 = e2.decide({"hero"}, kT0 + t);
-    ASSERT_EQ(to_json(d1[0].why), to_json(d2[0].why));
+    ASSERT_EQ(to_json(e1.why(d1[0])), to_json(e2.why(d2[0])));
   }
   // Both arms are drawn over time with a flat prior...
   int a_wins = 0;
@@ -219,8 +222,8 @@ TEST(Decide, HoldoutGetsDefaultsAndRecordsWhatItWouldHaveSeen) {
   std::vector<Decision> d = all.decide({"hero"}, kT0);
   EXPECT_EQ(d[0].action, "");
   EXPECT_EQ(to_json(d[0].content), R"("default hero")");
-  EXPECT_EQ(to_json(*d[0].why.find("would_show")), R"("offer")");
-  EXPECT_EQ(to_json(*d[0].why.find("holdout")), "true");
+  EXPECT_EQ(to_json(*all.why(d[0]).find("would_show")), R"("offer")");
+  EXPECT_EQ(to_json(*all.why(d[0]).find("holdout")), "true");
   // 10%: about a tenth of profiles, the same ones every time.
   const std::string ten = Actions(R"({"id":"offer","slots":["hero"],"content":1})",
                                   R"(,"holdout":{"percent":10,"salt":"h"})");

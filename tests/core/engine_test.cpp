@@ -14,7 +14,7 @@ const int64_t kT0 = 1793577600000;
 
 // A bundle whose segments read every kind of input: windows of several sizes, since, traits,
 // context, page, event, profile, now, and other segments (a DAG).
-const char kBundle[] = R"({"version":"prop",
+const char kBundle[] = R"({"version":"prop","consent":{"mode":"opt-out"},
   "retention":{"hourly_buckets":6,"daily_buckets":5},
   "metrics":[{"id":"views","event":"view"},
              {"id":"spend","event":"buy","sum":"props.v"},
@@ -162,10 +162,27 @@ TEST(Engine, RejectedEventChangesNothing) {
   EXPECT_EQ(to_json(e.profile().to_value()), before);
 }
 
+// Regression found by fuzz/fuzz_simulate: a host `now` near INT64_MAX overflowed the window
+// arithmetic (signed overflow, caught by UBSan); times are clamped to JavaScript's Date range.
+TEST(Engine, ExtremeNowIsClamped) {
+  Engine e;
+  ASSERT_TRUE(e.load_bundle(kBundle).ok());
+  ASSERT_TRUE(e.ingest(R"({"t":1000,"type":"view"})").ok());
+  e.decide({"hero"}, INT64_MAX - 5);
+  e.decide({"hero"}, INT64_MIN + 5);
+  e.evaluate(INT64_MAX);
+  ASSERT_TRUE(e.identify("u", Value(), INT64_MAX).ok());
+  std::vector<std::string> segments = e.segments();
+  // Far in the future the 3h window is empty; the lifetime count is still there.
+  EXPECT_TRUE(std::find(segments.begin(), segments.end(), "w3h") == segments.end());
+  EXPECT_EQ(e.profile().counts[0].total, 1);
+}
+
 TEST(Engine, SegmentsFollowTimeWithoutEvents) {
   Engine e;
   ASSERT_TRUE(
-      e.load_bundle(R"({"version":"t","metrics":[{"id":"spend","event":"buy","sum":"props.v"}],
+      e.load_bundle(
+           R"({"version":"t","consent":{"mode":"opt-out"},"metrics":[{"id":"spend","event":"buy","sum":"props.v"}],
     "segments":[{"id":"recent","rule":{"<":[{"since":["buy"]},600000]}},
                 {"id":"w2d","rule":{">":[{"metric":["spend","2d"]},50]}},
                 {"id":"last_buy","rule":{"==":[{"var":"event.type"},"buy"]}}]})")

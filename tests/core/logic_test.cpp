@@ -292,3 +292,38 @@ TEST(Logic, Windows) {
 
 }  // namespace
 }  // namespace pz
+
+namespace pz {
+namespace {
+
+// Regressions found by fuzz/fuzz_rule: tiny rules that json-logic-js would run until memory or
+// time runs out are stopped with an error (tests/vectors/exceptions.json: resource-limits).
+TEST(Logic, DoublingStringsAndArraysAreBounded) {
+  std::string items = "[0";
+  for (int i = 1; i < 40; ++i) items += "," + std::to_string(i);
+  items += "]";
+  EXPECT_EQ(testing::Eval(R"({"reduce":[)" + items +
+                          R"(,{"cat":[{"var":"accumulator"},{"var":"accumulator"}]},"ab"]})"),
+            "error: rule result too large: more than 1 MiB of text");
+  EXPECT_EQ(testing::Eval(R"({"reduce":[)" + items +
+                          R"(,{"merge":[{"var":"accumulator"},{"var":"accumulator"}]},[1]]})"),
+            "error: rule result too large: more than 100000 items");
+}
+
+TEST(Logic, EvaluationStepsAreBounded) {
+  std::string big = "[0";
+  for (int i = 1; i < 400; ++i) big += ",0";
+  big += "]";
+  EXPECT_EQ(testing::Eval(R"({"map":[)" + big + R"(,{"map":[)" + big + R"(,{"map":[)" + big +
+                          R"(,1]}]}]})"),
+            "error: rule evaluation exceeded 1000000 steps");
+  // A large but reasonable rule is fine: 400 x 400 = 160,000 inner evaluations.
+  EXPECT_EQ(
+      testing::Eval(
+          R"({"reduce":[{"map":[)" + big + R"(,{"reduce":[)" + big +
+          R"(,{"+":[{"var":"accumulator"},1]},0]}]},{"+":[{"var":"accumulator"},{"var":"current"}]},0]})"),
+      "160000");
+}
+
+}  // namespace
+}  // namespace pz

@@ -38,7 +38,10 @@ class Simulator {
 
 // The readable form of decisions' `why` (`pz explain`), several lines without a final newline.
 std::string explain_text(const Value& t, const std::vector<std::string>& segments,
-                         const std::vector<Decision>& decisions);
+                         const std::vector<Decision>& decisions, const std::vector<Value>& whys);
+
+// `pz tcf STRING`: the decoded TC string as JSON, or {"error": …}; returns the exit code (0 or 1).
+int tcf(std::string_view tc_string, std::string& out);
 
 // `pz validate`: returns the process exit code (0 valid, 1 invalid) and sets `out`.
 int validate(std::string_view bundle_json, std::string_view file_name, std::string& out);

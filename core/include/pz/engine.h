@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "pz/bundle.h"
+#include "pz/consent.h"
 #include "pz/json.h"
 #include "pz/profile.h"
 #include "pz/status.h"
@@ -33,14 +34,45 @@ struct Event {
 Result<Event> parse_event(const Value& v);
 constexpr size_t kMaxEventBytes = 32 * 1024;
 
+// What arbitration saw of one candidate action (rendered to JSON by Engine::why).
+struct CandidateTrace {
+  enum class Removed : unsigned char {
+    kNo,
+    kAlreadyChosen,
+    kGroupTaken,
+    kOtherVariant,
+    kNotEligible,
+    kRuleFailed,
+    kCapTotal,
+    kCapPerDay,
+    kCapPerSession,
+    kCooldown,
+    kZeroPriority,
+  };
+  int action = -1;  // bundle action index
+  Removed removed = Removed::kNo;
+  bool eligible_checked = false;
+  bool eligible = false;
+  bool scored = false;
+  double score = 0, propensity = 0, context_weight = 0;
+  int64_t have = 0, limit = 0;  // caps: have/limit; cooldown: limit = until (ms); variant: have
+  std::string error;            // kRuleFailed
+};
+
+struct DecisionTrace {
+  bool holdout = false;
+  int winner = -1;  // the action shown, or that would be shown (holdout)
+  int runner_up = -1;
+  std::vector<CandidateTrace> candidates;
+  // The eligibility conditions of the winner and the runner-up with their results.
+  std::vector<Value> winner_rules, runner_up_rules;
+};
+
 struct Decision {
   std::string slot;
   std::string action;  // empty: the slot's default
   Value content;
-  // Why: {"slot", "action", "holdout", "would_show"?, "candidates": [{"action", "score"?,
-  // "propensity", "context_weight", "value", "lever", "removed"?, "eligible"?, "rules"?}]},
-  // with the eligibility rule's parts for the winner and the runner-up. See docs/decisions.md.
-  Value why;
+  DecisionTrace trace;  // why; Engine::why renders it
 };
 
 // Feedback on an action shown to the visitor.
@@ -86,9 +118,24 @@ class Engine {
   std::vector<Decision> decide(const std::vector<std::string>& slots, int64_t now,
                                const Value& page = Value());
 
+  // Why a decision came out as it did: {"slot", "action", "holdout", "would_show"?,
+  // "runner_up", "candidates": [{"action", "eligible"?, "removed"?, "score"?, "propensity"?,
+  // "context_weight"?, "value"?, "lever"?, "rules_op"?, "rules"?}]}. See docs/decisions.md.
+  // REQUIRES: the decision came from this engine's current bundle.
+  Value why(const Decision& decision) const;
+
   // Records feedback (impressions count towards caps; clicks and impressions feed bandits; a
   // dismiss starts the action's cooldown). Unknown action: kNotFound, nothing changes.
   Status feedback(std::string_view action, Outcome outcome, int64_t now);
+
+  // Applies a consent object (see consent.h). Withdrawing personalization erases the profile.
+  // Without personalization consent nothing about the visitor is kept: events only set the
+  // current page, identify and feedback are ignored, and decisions use context only.
+  Status consent(const Value& consent, int64_t now);
+  const ConsentState& consent_state() const;
+  // Erases the profile's personal data (ids but the anonymous one, traits, series, exposures)
+  // and records the erasure epoch `now`.
+  void erase(int64_t now);
 
   const Profile& profile() const;
 

@@ -18,6 +18,13 @@
 
 namespace pz {
 
+// Times are ms since the epoch within JavaScript's Date range; the engine clamps `now` to it so
+// that window arithmetic cannot overflow.
+constexpr int64_t kMaxTimeMs = 8640000000000000;
+inline int64_t clamp_time(int64_t t) {
+  return t > kMaxTimeMs ? kMaxTimeMs : t < -kMaxTimeMs ? -kMaxTimeMs : t;
+}
+
 constexpr int64_t kHourMs = 3600000;
 constexpr int64_t kDayMs = 86400000;
 constexpr int64_t kSessionGapMs = 30 * 60000;  // a new session after 30 min without events
@@ -96,8 +103,10 @@ struct Profile {
   std::vector<Series> metrics;      // by bundle metric index
   std::vector<Series> counts;       // by bundle counted-event-type index
   std::vector<Exposure> exposures;  // by bundle action index
-  Value last_event;                 // the latest event as received (event.*)
-  Value last_page;                  // the latest page_view's page (page.*)
+  bool erased = false;  // erasure epoch: data older than erased_at is gone on every replica
+  int64_t erased_at = 0;
+  Value last_event;  // the latest event as received (event.*)
+  Value last_page;   // the latest page_view's page (page.*)
 
   // Records one event's effect on ids/seen/sessions.
   void touch(int64_t t);

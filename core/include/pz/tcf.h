@@ -27,17 +27,20 @@
 //       tcf: invalid base64url character '%' at offset 17
 //     An empty string or an empty segment ("a..b", a trailing '.') is an error.
 //   * Version must be 2: `tcf: version: expected 2, got 1 (TCF v1 strings are not supported)`.
-//   * A field that does not fit is an error naming the field and the bit (exclusive end,
-//     counted from the start of its segment, where the field would end):
-//       tcf: cmpId: ends at bit 90 past the end of the core segment (84 bits)
-//       tcf: vendorConsents: range entry 3 ends at bit 517 past the end of the core segment (516
-//       bits)
-//     Field paths: vendorConsents|vendorLegitimateInterests|disclosedVendors|allowedVendors
+//   * A field that does not fit is an error naming the field and the bit where it would end
+//     (exclusive, counted from the start of its segment), and the segment's size:
+// tcf: cmpId ends at bit 90 past the end of the core segment (84 bits)
+// tcf: vendorConsents: range entry 3 ends at bit 309 past the end of the core segment (282 bits)
+//     A range entry is 17 bits, or 33 when its IsARange bit is 1; when the segment ends right
+//     before an entry, its end is reported as start + 17. Field paths: "version", "created", ...,
+//     "publisherCC" (the JSON names below; "useNonStandardTexts" for the 1-bit flag), then
+//     vendorConsents|vendorLegitimateInterests|disclosedVendors|allowedVendors followed by
 //     ": maxVendorId" / ": isRangeEncoding" / ": bitfield (maxVendorId N)" / ": numEntries" /
 //     ": range entry K" (K counts from 1); "publisherRestrictions: numPubRestrictions",
 //     "publisherRestrictions: restriction K: purposeId|restrictionType|numEntries|range entry J";
 //     "publisherTC: purposeConsents|purposeLegitimateInterests|numCustomPurposes|
-//     customPurposeConsents|customPurposeLegitimateInterests".
+//     customPurposeConsents|customPurposeLegitimateInterests". Segment names: "core segment",
+//     "disclosedVendors segment", "allowedVendors segment", "publisherTC segment".
 //   * Range entries: vendor id 0, EndVendorId < StartOrOnlyVendorId, and (in vendor sections) an
 //     id greater than the section's MaxVendorId are errors. Overlapping or unordered entries are
 //     accepted (the union is taken).
