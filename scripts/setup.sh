@@ -9,7 +9,8 @@ cd "$(dirname "$0")/.."
 mode=${1:-all}
 pkgs=(g++ cmake make nodejs npm)
 if [ "$mode" != "--demo" ]; then
-  pkgs+=(libgtest-dev nlohmann-json3-dev emscripten node-acorn brotli clang-format)
+  pkgs+=(libgtest-dev nlohmann-json3-dev emscripten node-acorn brotli clang-format
+        clang-14 libclang-rt-14-dev llvm-14)
 fi
 
 missing=()

@@ -23,6 +23,9 @@ PZ_BIN="$PWD/build/pz" node --test tests/js/
 echo "== wasm build (Emscripten) + import check"
 scripts/build-wasm.sh
 
+echo "== libFuzzer: every parser entry point, 20 s each"
+scripts/fuzz.sh 20
+
 echo "== core tests under ASan+UBSan"
 cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DPZ_SANITIZE=ON -DPZ_DEVELOPER=ON >/dev/null
 cmake --build build-asan -j"$jobs" --target pz_core_tests pz
