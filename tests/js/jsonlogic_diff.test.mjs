@@ -24,17 +24,13 @@ import { spawnSync } from 'node:child_process';
 import { createRequire } from 'node:module';
 import fs from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { PZ_BIN, ROOT, envInt, envSeed, mulberry32 } from './harness.mjs';
 import jsonLogic from 'json-logic-js';
 
-const HERE = path.dirname(fileURLToPath(import.meta.url));
-const ROOT = path.resolve(HERE, '..', '..');
-const PZ_BIN = process.env.PZ_BIN ? path.resolve(process.env.PZ_BIN) : path.join(ROOT, 'build', 'pz');
 const FAILURES_FILE = path.join(ROOT, 'build', 'jsonlogic-diff-failures.jsonl');
 const DEFAULT_SEED = 0x5eed2024;
-const SEED = process.env.PZ_DIFF_SEED !== undefined && process.env.PZ_DIFF_SEED !== ''
-  ? Number(process.env.PZ_DIFF_SEED) >>> 0 : DEFAULT_SEED;
-const N_CASES = process.env.PZ_DIFF_CASES ? Math.max(0, parseInt(process.env.PZ_DIFF_CASES, 10) || 0) : 20000;
+const SEED = envSeed('PZ_DIFF_SEED', DEFAULT_SEED);
+const N_CASES = envInt('PZ_DIFF_CASES', 20000);
 const MAX_LINE = 6000; // generated input lines longer than this are regenerated (keeps the run fast)
 
 // ---------------------------------------------------------------------------------------------
@@ -199,15 +195,6 @@ function caseLine(rule, data, opt = {}) {
 // Random generator
 // ---------------------------------------------------------------------------------------------
 
-function mulberry32(seed) {
-  let a = seed >>> 0;
-  return function () {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const NUMBERS = [0, 1, 2, 3, -1, -2, -0, 0.5, 1.5, -2.5, 7, 10, 42, 100, 255, 0.1, 0.2, 0.3, 3.14159,
   1e21, 1e-7, 1e-6, 123456789012345680000, 9007199254740993, 4294967295, 4294967296, 2147483648,

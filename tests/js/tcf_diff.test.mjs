@@ -44,19 +44,14 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { PZ_BIN, ROOT, envInt, envSeed, mulberry32 } from './harness.mjs';
 import { PurposeRestriction, Segment, SegmentEncoder, TCModel, TCString } from '@iabtcf/core';
 
-const HERE = path.dirname(fileURLToPath(import.meta.url));
-const ROOT = path.resolve(HERE, '..', '..');
-const PZ_BIN = process.env.PZ_BIN ? path.resolve(process.env.PZ_BIN) : path.join(ROOT, 'build', 'pz');
 const FAILURES_FILE = path.join(ROOT, 'build', 'tcf-diff-failures.jsonl');
 const DEFAULT_SEED = 0x7cf22;
-const SEED = process.env.PZ_TCF_SEED !== undefined && process.env.PZ_TCF_SEED !== ''
-  ? Number(process.env.PZ_TCF_SEED) >>> 0 : DEFAULT_SEED;
-const intEnv = (name, dflt) => (process.env[name] ? Math.max(0, parseInt(process.env[name], 10) || 0) : dflt);
-const N_CASES = intEnv('PZ_TCF_CASES', 600);
-const N_MUTATIONS = intEnv('PZ_TCF_MUTATIONS', 3000);
+const SEED = envSeed('PZ_TCF_SEED', DEFAULT_SEED);
+const N_CASES = envInt('PZ_TCF_CASES', 600);
+const N_MUTATIONS = envInt('PZ_TCF_MUTATIONS', 3000);
 
 const B64 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
 const REQUIRED_KEYS = ['version', 'cmpId', 'cmpVersion', 'consentScreen', 'consentLanguage',
@@ -72,15 +67,6 @@ const ERROR_LINE = /^\{"error":"tcf: (?:[^"\\\u0000-\u001f]|\\.)*"\}$/;
 // PRNG and generators
 // ---------------------------------------------------------------------------------------------
 
-function mulberry32(seed) {
-  let a = seed >>> 0;
-  return function () {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 class Rng {
   constructor(seed) { this.rand = mulberry32(seed); }
