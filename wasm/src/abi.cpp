@@ -36,7 +36,7 @@ PZ_EXPORT(pz_selftest) int32_t pz_selftest(void) {
     return 0;
   }
   pz::cli::Simulator sim;
-  if (!sim.init(R"({"version":"selftest",
+  if (!sim.init(R"({"version":"selftest","consent":{"mode":"opt-out"},
       "metrics":[{"id":"pv","event":"page_view","where":{"starts_with":[{"var":"page.path"},"/p"]}}],
       "segments":[{"id":"seen","rule":{">=":[{"metric":["pv","7d"]},1]}}],
       "defaults":{"hero":{"content":{"title":"Welcome"}}}})",
