@@ -11,6 +11,7 @@
 #include <string>
 #include <thread>
 
+#include "pz/crdt.h"
 #include "pz/engine.h"
 
 namespace {
@@ -149,14 +150,53 @@ int main(int argc, char** argv) {
   double decide_ns = std::chrono::duration<double, std::nano>(Clock::now() - t0).count() / decides;
   int in_segments = static_cast<int>(engine.segments().size());
 
+  // Merge two 30-day profiles of different devices: 20 metrics and 10 counted types each, an
+  // event every ~10 minutes for 30 days (hourly and daily buckets full), 64 traits.
+  auto thirty_days = [](const std::string& device, uint32_t seed) {
+    pz::ProfileState s;
+    pz::Component c;
+    c.device = device;
+    c.version = 1;
+    c.seen = true;
+    std::mt19937 r(seed);
+    pz::Retention retention;
+    int64_t t0 = 1793577600000;
+    c.first_seen = t0;
+    for (int m = 0; m < 30; ++m) {
+      pz::Series series;
+      for (int64_t t = t0; t < t0 + 30 * 86400000LL; t += 300000 + r() % 600000) {
+        series.add(t, 1 + r() % 5, retention);
+        c.last_seen = std::max(c.last_seen, t);
+      }
+      (m < 20 ? c.metrics : c.counts).emplace_back("s" + std::to_string(100 + m), series);
+    }
+    s.components.push_back(c);
+    for (int k = 0; k < 64; ++k) {
+      pz::LwwRegister reg;
+      reg.set = true;
+      reg.value = pz::Value::Number(k);
+      reg.stamp = pz::Hlc{t0 + k, 0, device};
+      s.traits.emplace_back("t" + std::to_string(100 + k), reg);
+    }
+    return s;
+  };
+  pz::ProfileState a = thirty_days("phone", 1), b = thirty_days("laptop", 2);
+  int merges = std::max(1, events / 400);
+  size_t sink = 0;
+  t0 = Clock::now();
+  for (int i = 0; i < merges; ++i) sink += pz::merge(a, b).components.size();
+  double merge_us = std::chrono::duration<double, std::micro>(Clock::now() - t0).count() / merges;
+  std::string exported = pz::export_state(pz::merge(a, b));
+
   if (json) {
     std::printf(
         "{\"machine\":\"%s\",\"segments\":%d,\"bundle_load_us\":%.1f,\"ingest_ns_per_event\":%.1f,"
         "\"segments_evaluated_per_event\":%.1f,\"full_eval_ns\":%.1f,\"ns_per_rule\":%.2f,"
-        "\"ns_per_condition\":%.2f,\"decide_3_slots_100_actions_ns\":%.1f}\n",
+        "\"ns_per_condition\":%.2f,\"decide_3_slots_100_actions_ns\":%.1f,"
+        "\"merge_two_30_day_profiles_us\":%.1f,\"sync_json_bytes\":%zu}\n",
         Machine().c_str(), kSegments, load_us, ingest_ns, evals_per_event, full_ns, full_ns / rules,
-        full_ns / rules / 4);
-    return 0;
+        full_ns / rules / 4, decide_ns, merge_us, exported.size());
+    return sink == 0 ? 1 : 0;
   }
   std::printf("machine: %s\n", Machine().c_str());
   std::printf("bundle: %d segments x 4 conditions, 20 metrics; load+compile %.1f us\n", kSegments,
@@ -172,5 +212,9 @@ int main(int argc, char** argv) {
       "decide 3 slots over 100 actions (warm profile, %d segments in): %8.1f ns  (%.2f slots "
       "filled)\n",
       in_segments, decide_ns, static_cast<double>(shown) / decides);
+  std::printf(
+      "merge two 30-day profiles (2 devices x 30 series, 64 traits): %8.1f us  (sync JSON %zu "
+      "bytes)\n",
+      merge_us, exported.size());
   return 0;
 }
