@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "pz/crdt.h"
 #include "pz/detmath.h"
 #include "pz/jsnum.h"
 #include "pz/murmur3.h"
@@ -81,6 +82,27 @@ struct Engine::State : RuleHost {
   Value context = Value::MakeObject({});
   ConsentPolicy policy;
   ConsentState consent = initial_consent(ConsentPolicy());
+
+  // Sync (pz/crdt.h): this device's writes are versioned, registers stamped by a hybrid clock;
+  // what other devices wrote is kept in `remote` and read alongside the local profile.
+  std::string device_id = "device";
+  uint64_t local_version = 0;
+  Hlc clock;
+  LwwRegister user_reg, consent_reg;
+  std::vector<std::pair<std::string, LwwRegister>> trait_regs;  // sorted by key
+  ProfileState remote;                                          // other devices' components
+  std::vector<std::vector<const Series*>> remote_metrics, remote_counts;
+  std::vector<std::vector<const Exposure*>> remote_exposures;
+
+  Hlc stamp(int64_t at) {
+    clock = Hlc::next(clock, at, device_id);
+    return clock;
+  }
+  void index_remote();
+  Component local_component() const;
+  ProfileState local_state() const;
+  Exposure exposure(size_t action, int64_t at) const;
+  Value profile_fields() const;
   bool incremental = true;
   uint64_t evaluations = 0;
 
@@ -130,6 +152,7 @@ struct Engine::State : RuleHost {
       position[static_cast<size_t>(bundle.segment_order[p])] = static_cast<int>(p);
     }
     next_wakeup = INT64_MIN;
+    index_remote();
     for (size_t i = 0; i < bundle.segments.size(); ++i) {
       const SegmentDef& seg = bundle.segments[i];
       int id = static_cast<int>(i);
@@ -160,7 +183,7 @@ struct Engine::State : RuleHost {
         return context;
       case Root::kProfile:
         if (!profile_built) {
-          profile_value = profile.profile_object();
+          profile_value = profile_fields();
           profile_built = true;
         }
         return profile_value;
@@ -182,20 +205,39 @@ struct Engine::State : RuleHost {
                               {"profile", root(Root::kProfile)},
                               {"now", Value::Number(static_cast<double>(now))}});
   }
+  // A window over this device's series plus every other device's.
+  double window_sum(const std::vector<Series>& local,
+                    const std::vector<std::vector<const Series*>>& others, int slot,
+                    const Window& window) {
+    if (slot < 0 || static_cast<size_t>(slot) >= local.size()) return 0;
+    size_t i = static_cast<size_t>(slot);
+    double sum = local[i].window_value(now, window, bundle.retention);
+    if (i < others.size()) {
+      for (const Series* s : others[i]) sum += s->window_value(now, window, bundle.retention);
+    }
+    return sum;
+  }
   double count(int type, const Window& window) override {
-    if (type < 0 || static_cast<size_t>(type) >= profile.counts.size()) return 0;
-    return profile.counts[static_cast<size_t>(type)].window_value(now, window, bundle.retention);
+    return window_sum(profile.counts, remote_counts, type, window);
   }
   double metric(int m, const Window& window) override {
-    if (m < 0 || static_cast<size_t>(m) >= profile.metrics.size()) return 0;
-    return profile.metrics[static_cast<size_t>(m)].window_value(now, window, bundle.retention);
+    return window_sum(profile.metrics, remote_metrics, m, window);
   }
   Value since(int slot, bool is_metric) override {
     const std::vector<Series>& all = is_metric ? profile.metrics : profile.counts;
+    const auto& others = is_metric ? remote_metrics : remote_counts;
     if (slot < 0 || static_cast<size_t>(slot) >= all.size()) return Value::Null();
-    const Series& s = all[static_cast<size_t>(slot)];
-    if (!s.seen) return Value::Null();
-    return Value::Number(static_cast<double>(now - s.last_t));
+    size_t i = static_cast<size_t>(slot);
+    bool seen = all[i].seen;
+    int64_t last = all[i].last_t;
+    if (i < others.size()) {
+      for (const Series* s : others[i]) {
+        if (s->seen && (!seen || s->last_t > last)) last = s->last_t;
+        seen = seen || s->seen;
+      }
+    }
+    if (!seen) return Value::Null();
+    return Value::Number(static_cast<double>(now - last));
   }
   bool in_segment(int segment) override {
     return segment >= 0 && static_cast<size_t>(segment) < member.size() &&
@@ -419,6 +461,7 @@ Status Engine::ingest(const Value& raw) {
   }
   s.profile.touch(e.t);
   s.profile_changed = true;
+  ++s.local_version;
   s.profile.last_event = e.raw;
   if (e.type == "page_view" && e.page.is_object()) s.profile.last_page = e.page;
   if (s.has_bundle) {
@@ -436,10 +479,44 @@ Status Engine::identify(std::string_view user_id, const Value& traits, int64_t n
                   std::string("traits must be an object, got ") + kind_name(traits));
   }
   if (!s_->consent.personalization) return Status::Ok();  // nothing is kept without consent
-  if (!traits.is_undefined()) PZ_TRY(s_->profile.set_traits(traits));
-  if (!user_id.empty()) s_->profile.user_id = std::string(user_id);
-  s_->profile_changed = true;
-  s_->evaluate(now, Value());
+  State& s = *s_;
+  now = clamp_time(now);
+  if (!traits.is_undefined()) {
+    PZ_TRY(s.profile.set_traits(traits));
+    for (const Member& m : traits.as_object()) {
+      LwwRegister reg;
+      reg.set = true;
+      reg.value = m.second;  // null: a tombstone, so that the deletion wins on other devices
+      reg.stamp = s.stamp(now);
+      auto it = std::lower_bound(s.trait_regs.begin(), s.trait_regs.end(), m.first,
+                                 [](const auto& e, const std::string& k) { return e.first < k; });
+      if (it != s.trait_regs.end() && it->first == m.first) {
+        it->second = reg;
+      } else {
+        s.trait_regs.emplace(it, m.first, reg);
+      }
+    }
+    // Keep the registers within the sync bound: the oldest tombstones go first.
+    while (s.trait_regs.size() > kMaxTraits) {
+      auto oldest = s.trait_regs.end();
+      for (auto it = s.trait_regs.begin(); it != s.trait_regs.end(); ++it) {
+        if (it->second.value.is_null() &&
+            (oldest == s.trait_regs.end() || compare(it->second.stamp, oldest->second.stamp) < 0)) {
+          oldest = it;
+        }
+      }
+      if (oldest == s.trait_regs.end()) break;
+      s.trait_regs.erase(oldest);
+    }
+  }
+  if (!user_id.empty()) {
+    s.profile.user_id = std::string(user_id);
+    s.user_reg.set = true;
+    s.user_reg.value = Value::String(std::string(user_id));
+    s.user_reg.stamp = s.stamp(now);
+  }
+  s.profile_changed = true;
+  s.evaluate(now, Value());
   return Status::Ok();
 }
 
@@ -589,9 +666,9 @@ std::vector<Decision> Engine::decide(const std::vector<std::string>& slots, int6
           if (first_ineligible < 0) first_ineligible = static_cast<int>(i);
         }
       }
-      if (c.removed == R::kNo) s.capped(a, s.profile.exposures[i], now, c);
+      Exposure e = s.exposure(i, now);
+      if (c.removed == R::kNo) s.capped(a, e, now, c);
       if (c.removed != R::kNo) continue;
-      const Exposure& e = s.profile.exposures[i];
       double propensity = a.propensity.constant;
       if (a.propensity.kind == Propensity::Kind::kLogistic) {
         double z = a.propensity.intercept;
@@ -756,6 +833,7 @@ Status Engine::feedback(std::string_view action, Outcome outcome, int64_t now) {
   }
   if (!s.consent.personalization) return Status::Ok();  // caps need a profile: none kept
   now = clamp_time(now);
+  ++s.local_version;
   Exposure& e = s.profile.exposures[static_cast<size_t>(index)];
   switch (outcome) {
     case Outcome::kImpression: {
@@ -794,6 +872,10 @@ Status Engine::consent(const Value& consent, int64_t now) {
   State& s = *s_;
   bool had = s.consent.personalization;
   PZ_TRY(apply_consent(consent, s.policy, s.consent));
+  now = clamp_time(now);
+  s.consent_reg.set = true;
+  s.consent_reg.value = consent_to_value(s.consent);
+  s.consent_reg.stamp = s.stamp(now);
   if (had && !s.consent.personalization) erase(now);
   s.evaluate(now, Value());
   return Status::Ok();
@@ -813,10 +895,227 @@ void Engine::erase(int64_t now) {
   fresh.metrics.assign(s.bundle.metrics.size(), Series());
   fresh.counts.assign(s.bundle.event_types.size(), Series());
   fresh.exposures.assign(s.bundle.actions.size(), Exposure());
+  fresh.device_id = s.device_id;
   s.profile = std::move(fresh);
   s.profile_changed = true;
+  // Registers written before the epoch and other devices' older data are gone too (the sync
+  // state carries the epoch, so every replica does the same when it merges).
+  s.user_reg = LwwRegister();
+  s.trait_regs.clear();
+  if (s.consent_reg.set && s.consent_reg.stamp.ms < s.profile.erased_at)
+    s.consent_reg = LwwRegister();
+  std::erase_if(s.remote.components,
+                [&](const Component& c) { return c.epoch < s.profile.erased_at; });
+  s.index_remote();
   std::fill(s.metric_changed.begin(), s.metric_changed.end(), 1);
   std::fill(s.count_changed.begin(), s.count_changed.end(), 1);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Sync: this device's profile as a CRDT component, and other devices' components read alongside.
+
+namespace {
+
+template <typename T>
+const T* find_named(const std::vector<std::pair<std::string, T>>& items, const std::string& name) {
+  auto it = std::lower_bound(items.begin(), items.end(), name,
+                             [](const auto& e, const std::string& n) { return e.first < n; });
+  return it != items.end() && it->first == name ? &it->second : nullptr;
+}
+
+template <typename T>
+void add_named(std::vector<std::pair<std::string, T>>& items, const std::string& name,
+               const T& item) {
+  items.emplace_back(name, item);
+}
+
+void sort_named(auto& items) {
+  std::sort(items.begin(), items.end(),
+            [](const auto& a, const auto& b) { return a.first < b.first; });
+}
+
+}  // namespace
+
+void Engine::State::index_remote() {
+  remote_metrics.assign(bundle.metrics.size(), {});
+  remote_counts.assign(bundle.event_types.size(), {});
+  remote_exposures.assign(bundle.actions.size(), {});
+  for (const Component& c : remote.components) {
+    for (size_t i = 0; i < bundle.metrics.size(); ++i) {
+      if (const Series* s = find_named(c.metrics, bundle.metrics[i].id))
+        remote_metrics[i].push_back(s);
+    }
+    for (size_t i = 0; i < bundle.event_types.size(); ++i) {
+      if (const Series* s = find_named(c.counts, bundle.event_types[i]))
+        remote_counts[i].push_back(s);
+    }
+    for (size_t i = 0; i < bundle.actions.size(); ++i) {
+      if (const Exposure* e = find_named(c.exposures, bundle.actions[i].id)) {
+        remote_exposures[i].push_back(e);
+      }
+    }
+  }
+  evaluated = false;  // everything may have changed: the next evaluation is a full one
+}
+
+Component Engine::State::local_component() const {
+  Component c;
+  c.device = device_id;
+  c.epoch = profile.erased ? profile.erased_at : 0;
+  c.version = local_version;
+  c.seen = profile.seen;
+  c.first_seen = profile.first_seen;
+  c.last_seen = profile.last_seen;
+  c.sessions = profile.sessions;
+  for (size_t i = 0; i < bundle.metrics.size() && i < profile.metrics.size(); ++i) {
+    if (profile.metrics[i].seen) add_named(c.metrics, bundle.metrics[i].id, profile.metrics[i]);
+  }
+  for (size_t i = 0; i < bundle.event_types.size() && i < profile.counts.size(); ++i) {
+    if (profile.counts[i].seen) add_named(c.counts, bundle.event_types[i], profile.counts[i]);
+  }
+  for (size_t i = 0; i < bundle.actions.size() && i < profile.exposures.size(); ++i) {
+    const Exposure& e = profile.exposures[i];
+    if (e.impressions || e.clicks || e.conversions || e.dismisses) {
+      add_named(c.exposures, bundle.actions[i].id, e);
+    }
+  }
+  sort_named(c.metrics);
+  sort_named(c.counts);
+  sort_named(c.exposures);
+  return c;
+}
+
+ProfileState Engine::State::local_state() const {
+  ProfileState s;
+  s.erased = profile.erased;
+  s.erased_at = profile.erased_at;
+  s.user_id = user_reg;
+  s.consent = consent_reg;
+  s.traits = trait_regs;
+  if (local_version > 0) s.components.push_back(local_component());
+  return s;
+}
+
+// An action's exposure over every device: counts add up; today's impressions add up over the
+// components whose day is today; the session count is this device's (sessions are per device).
+Exposure Engine::State::exposure(size_t action, int64_t at) const {
+  Exposure e = profile.exposures[action];
+  if (action >= remote_exposures.size() || remote_exposures[action].empty()) return e;
+  int64_t today = floor_div(at, kDayMs);
+  int64_t day_total = e.day == today ? e.day_impressions : 0;
+  for (const Exposure* r : remote_exposures[action]) {
+    e.impressions += r->impressions;
+    e.clicks += r->clicks;
+    e.conversions += r->conversions;
+    e.dismisses += r->dismisses;
+    if (r->day == today) day_total += r->day_impressions;
+    if (r->dismissed && (!e.dismissed || r->last_dismiss > e.last_dismiss)) {
+      e.last_dismiss = r->last_dismiss;
+      e.dismissed = true;
+    }
+  }
+  e.day = today;
+  e.day_impressions = day_total;
+  return e;
+}
+
+// profile.* over every device: first seen is the earliest, last seen the latest, sessions add up.
+Value Engine::State::profile_fields() const {
+  Profile merged;
+  merged.anonymous_id = profile.anonymous_id;
+  merged.user_id = profile.user_id;
+  merged.seen = profile.seen;
+  merged.first_seen = profile.first_seen;
+  merged.last_seen = profile.last_seen;
+  merged.sessions = profile.sessions;
+  for (const Component& c : remote.components) {
+    if (!c.seen) continue;
+    merged.first_seen = merged.seen ? std::min(merged.first_seen, c.first_seen) : c.first_seen;
+    merged.last_seen = merged.seen ? std::max(merged.last_seen, c.last_seen) : c.last_seen;
+    merged.seen = true;
+    merged.sessions += c.sessions;
+  }
+  return merged.profile_object();
+}
+
+void Engine::set_device_id(std::string id) {
+  s_->device_id = std::move(id);
+  s_->profile.device_id = s_->device_id;
+}
+
+std::string Engine::export_state() const {
+  return pz::export_state(merge(s_->local_state(), s_->remote));
+}
+
+Status Engine::merge_state(std::string_view json, int64_t now) {
+  State& s = *s_;
+  Result<ProfileState> imported = import_state(json);
+  if (!imported.ok()) return imported.status();
+  now = clamp_time(now);
+  ProfileState merged = merge(merge(s.local_state(), s.remote), imported.value());
+  // An erasure this device has not applied yet: its data is older than the epoch.
+  if (merged.erased && (!s.profile.erased || merged.erased_at > s.profile.erased_at)) {
+    erase(merged.erased_at);
+    s.profile.erased_at = merged.erased_at;
+  }
+  // This device's own component from elsewhere (a restore): adopt it if newer.
+  auto own = std::find_if(merged.components.begin(), merged.components.end(),
+                          [&](const Component& c) { return c.device == s.device_id; });
+  if (own != merged.components.end() && own->version > s.local_version) {
+    const Component& c = *own;
+    s.local_version = c.version;
+    s.profile.seen = c.seen;
+    s.profile.first_seen = c.first_seen;
+    s.profile.last_seen = c.last_seen;
+    s.profile.sessions = c.sessions;
+    for (size_t i = 0; i < s.bundle.metrics.size(); ++i) {
+      const Series* x = find_named(c.metrics, s.bundle.metrics[i].id);
+      s.profile.metrics[i] = x ? *x : Series();
+    }
+    for (size_t i = 0; i < s.bundle.event_types.size(); ++i) {
+      const Series* x = find_named(c.counts, s.bundle.event_types[i]);
+      s.profile.counts[i] = x ? *x : Series();
+    }
+    for (size_t i = 0; i < s.bundle.actions.size(); ++i) {
+      const Exposure* x = find_named(c.exposures, s.bundle.actions[i].id);
+      s.profile.exposures[i] = x ? *x : Exposure();
+    }
+  }
+  // Registers: the merged winners become this device's view.
+  s.user_reg = merged.user_id;
+  s.profile.user_id =
+      s.user_reg.set && s.user_reg.value.is_string() ? s.user_reg.value.as_string() : "";
+  if (merged.consent.set &&
+      (!s.consent_reg.set || compare(merged.consent.stamp, s.consent_reg.stamp) > 0)) {
+    s.consent_reg = merged.consent;
+    const Value& v = merged.consent.value;
+    bool had = s.consent.personalization;
+    if (v.is_object()) {
+      for (auto [key, field] : {std::pair{"analytics", &ConsentState::analytics},
+                                std::pair{"personalization", &ConsentState::personalization},
+                                std::pair{"marketing", &ConsentState::marketing}}) {
+        const Value* b = v.find(key);
+        if (b != nullptr && b->is_bool()) s.consent.*field = b->as_bool();
+      }
+      s.consent.given = true;
+    }
+    // Withdrawn on another device: erase as of that withdrawal (the epoch it carries).
+    if (had && !s.consent.personalization) erase(merged.consent.stamp.ms);
+  }
+  s.trait_regs = merged.traits;
+  std::vector<Member> traits;
+  for (const auto& [key, reg] : s.trait_regs) {
+    if (!reg.value.is_null()) traits.emplace_back(key, reg.value);
+  }
+  s.profile.traits = Value::MakeObject(std::move(traits));
+  s.profile_changed = true;
+  s.remote.components.clear();
+  for (const Component& c : merged.components) {
+    if (c.device != s.device_id) s.remote.components.push_back(c);
+  }
+  s.index_remote();
+  s.evaluate(now, Value());
+  return Status::Ok();
 }
 
 const Profile& Engine::profile() const { return s_->profile; }

@@ -137,6 +137,16 @@ class Engine {
   // and records the erasure epoch `now`.
   void erase(int64_t now);
 
+  // Sync (pz/crdt.h, docs/sync.md). The device id names this engine's component (default
+  // "device"; hosts set a stable random id per device).
+  void set_device_id(std::string id);
+  // The merged profile state this engine knows: its own writes and what it merged from others.
+  std::string export_state() const;
+  // Merges a state (from the server or another device): windows, sessions, caps and traits then
+  // count every device; an erasure epoch erases older data here too. A malformed state changes
+  // nothing and the error names the field.
+  Status merge_state(std::string_view state_json, int64_t now);
+
   const Profile& profile() const;
 
   // Testing aid: when false every evaluation re-evaluates every segment (the reference the

@@ -1,0 +1,178 @@
+// Devices of one person: each engine keeps its own profile, they exchange sync states in any
+// order (duplicated, dropped), and end with the same segments, decisions and state.
+#include <gtest/gtest.h>
+
+#include <deque>
+#include <random>
+
+#include "pz/engine.h"
+#include "test_util.h"
+
+namespace pz {
+namespace {
+
+using testing::J;
+const int64_t kT0 = 1793577600000;
+
+const char kBundle[] = R"({"version":"sync","consent":{"mode":"opt-out"},
+  "metrics":[{"id":"spend","event":"purchase","sum":"props.value"}],
+  "segments":[{"id":"viewer3","rule":{">=":[{"count":["page_view","all"]},3]}},
+              {"id":"spender","rule":{">":[{"metric":["spend","7d"]},100]}},
+              {"id":"recent","rule":{"and":[{"!==":[{"since":["page_view"]},null]},
+                                            {"<":[{"since":["page_view"]},3600000]}]}},
+              {"id":"pro","rule":{"==":[{"var":"traits.plan"},"pro"]}},
+              {"id":"returning","rule":{">=":[{"var":"profile.sessions"},2]}}],
+  "actions":[{"id":"offer","slots":["hero"],"caps":{"total":2},"value":2,"content":"offer"},
+             {"id":"fallback","slots":["hero"],"value":1,"content":"fallback"}],
+  "defaults":{"hero":{"content":"hello"}}})";
+
+Engine Device(const std::string& id) {
+  Engine e;
+  EXPECT_TRUE(e.load_bundle(kBundle).ok());
+  e.set_anonymous_id("anon-" + id);
+  e.set_device_id(id);
+  return e;
+}
+
+void Ingest(Engine& e, const std::string& event) { ASSERT_TRUE(e.ingest(event).ok()) << event; }
+
+std::string Event(int64_t t, const char* type, const char* props = "{}") {
+  return R"({"t":)" + std::to_string(t) + R"(,"type":")" + type + R"(","props":)" + props + "}";
+}
+
+std::string Shown(Engine& e, int64_t now) {
+  std::vector<Decision> d = e.decide({"hero"}, now);
+  return d[0].action.empty() ? "-" : d[0].action;
+}
+
+using V = std::vector<std::string>;
+
+TEST(Sync, TwoDevicesAddUpWithoutDoubleCounting) {
+  Engine phone = Device("phone"), laptop = Device("laptop");
+  Ingest(phone, Event(kT0, "page_view"));
+  Ingest(phone, Event(kT0 + 1000, "page_view"));
+  Ingest(phone, Event(kT0 + 2000, "purchase", R"({"value":60})"));
+  Ingest(laptop, Event(kT0 + 5000, "page_view"));
+  Ingest(laptop, Event(kT0 + 6000, "purchase", R"({"value":50})"));
+  phone.evaluate(kT0 + 10000);
+  EXPECT_EQ(phone.segments(), (V{"recent"}));
+  // Exchange twice, in both orders, with a duplicate: the same result, counted once.
+  ASSERT_TRUE(phone.merge_state(laptop.export_state(), kT0 + 10000).ok());
+  ASSERT_TRUE(phone.merge_state(laptop.export_state(), kT0 + 10000).ok());
+  ASSERT_TRUE(laptop.merge_state(phone.export_state(), kT0 + 10000).ok());
+  // 3 page views, 110 spent, and a session on each device: 2 sessions.
+  EXPECT_EQ(phone.segments(), (V{"recent", "returning", "spender", "viewer3"}));
+  EXPECT_EQ(laptop.segments(), (V{"recent", "returning", "spender", "viewer3"}));
+  EXPECT_EQ(phone.export_state(), laptop.export_state());
+  // Each device's own series still only hold its own events.
+  EXPECT_EQ(phone.profile().counts[0].total, 2);
+}
+
+TEST(Sync, CapsCountImpressionsFromEveryDevice) {
+  Engine phone = Device("phone"), laptop = Device("laptop");
+  ASSERT_TRUE(phone.feedback("offer", Outcome::kImpression, kT0).ok());
+  ASSERT_TRUE(laptop.feedback("offer", Outcome::kImpression, kT0 + 1).ok());
+  EXPECT_EQ(Shown(phone, kT0 + 2), "offer");  // 1 of 2 seen here
+  ASSERT_TRUE(phone.merge_state(laptop.export_state(), kT0 + 3).ok());
+  EXPECT_EQ(Shown(phone, kT0 + 4), "fallback");  // 2 of 2 across devices
+}
+
+TEST(Sync, TraitsAndUserIdAreLastWriterWins) {
+  Engine phone = Device("phone"), laptop = Device("laptop");
+  ASSERT_TRUE(phone.identify("user-1", J(R"({"plan":"pro","seats":3})"), kT0).ok());
+  ASSERT_TRUE(laptop.identify("user-1", J(R"({"plan":"team"})"), kT0 + 50).ok());
+  ASSERT_TRUE(phone.identify("", J(R"({"seats":null})"), kT0 + 60).ok());  // a deletion
+  ASSERT_TRUE(laptop.merge_state(phone.export_state(), kT0 + 100).ok());
+  ASSERT_TRUE(phone.merge_state(laptop.export_state(), kT0 + 100).ok());
+  EXPECT_EQ(to_json(phone.profile().traits), R"({"plan":"team"})");
+  EXPECT_EQ(to_json(laptop.profile().traits), R"({"plan":"team"})");
+  EXPECT_EQ(laptop.profile().user_id, "user-1");
+}
+
+TEST(Sync, ErasureOnOneDeviceErasesEverywhere) {
+  Engine phone = Device("phone"), laptop = Device("laptop");
+  for (int i = 0; i < 3; ++i) Ingest(laptop, Event(kT0 + i, "page_view"));
+  ASSERT_TRUE(laptop.identify("user-1", J(R"({"plan":"pro"})"), kT0 + 5).ok());
+  ASSERT_TRUE(phone.merge_state(laptop.export_state(), kT0 + 10).ok());
+  phone.evaluate(kT0 + 10);
+  EXPECT_EQ(phone.segments(), (V{"pro", "recent", "viewer3"}));
+  // The visitor withdraws consent on the phone: erased there, and on the laptop at its next sync.
+  ASSERT_TRUE(phone.consent(J(R"({"personalization":false})"), kT0 + 20).ok());
+  ASSERT_TRUE(laptop.merge_state(phone.export_state(), kT0 + 30).ok());
+  EXPECT_EQ(laptop.segments(), V{});
+  EXPECT_EQ(to_json(laptop.profile().traits), "{}");
+  EXPECT_EQ(laptop.profile().user_id, "");
+  EXPECT_FALSE(laptop.consent_state().personalization);
+  EXPECT_TRUE(laptop.profile().erased);
+}
+
+TEST(Sync, BadStateChangesNothing) {
+  Engine phone = Device("phone");
+  Ingest(phone, Event(kT0, "page_view"));
+  std::string before = phone.export_state();
+  Status st = phone.merge_state(R"({"v":1,"erased_at":"yesterday"})", kT0);
+  EXPECT_EQ(
+      st.message(),
+      "sync state: erased_at: must be a whole number from -8640000000000000 to 8640000000000000");
+  EXPECT_EQ(phone.export_state(), before);
+  EXPECT_EQ(phone.merge_state("{", kT0).code(), Code::kInvalidJson);
+  EXPECT_EQ(phone.export_state(), before);
+}
+
+// Three devices, random events, identifies and impressions, random syncs of full states with
+// drops and duplicates and out-of-order delivery; after everything is delivered and a final
+// exchange, every device shows the same segments and decisions and holds the same state.
+TEST(Sync, RandomDevicesConverge) {
+  for (uint32_t seed = 0; seed < 150; ++seed) {
+    std::mt19937 rng(seed);
+    std::vector<Engine> devices;
+    for (int i = 0; i < 3; ++i) devices.push_back(Device("d" + std::to_string(i)));
+    struct Msg {
+      size_t to;
+      std::string state;
+    };
+    std::deque<Msg> flight;
+    int64_t t = kT0;
+    for (int step = 0; step < 60; ++step) {
+      t += 1000 * static_cast<int64_t>(rng() % 900);
+      size_t who = rng() % devices.size();
+      Engine& e = devices[who];
+      int k = static_cast<int>(rng() % 10);
+      if (k < 4) {
+        Ingest(e, Event(t, rng() % 2 ? "page_view" : "purchase", R"({"value":40})"));
+      } else if (k == 4) {
+        ASSERT_TRUE(
+            e.identify("user-1", J(rng() % 2 ? R"({"plan":"pro"})" : R"({"plan":"free"})"), t)
+                .ok());
+      } else if (k == 5) {
+        ASSERT_TRUE(e.feedback("offer", Outcome::kImpression, t).ok());
+      } else if (k < 9) {
+        Msg m{rng() % devices.size(), e.export_state()};
+        if (rng() % 5) flight.push_back(m);
+        if (rng() % 5 == 0) flight.push_back(m);
+      } else if (!flight.empty()) {
+        size_t i = rng() % flight.size();
+        ASSERT_TRUE(devices[flight[i].to].merge_state(flight[i].state, t).ok());
+        flight.erase(flight.begin() + static_cast<long>(i));
+      }
+    }
+    for (const Msg& m : flight) ASSERT_TRUE(devices[m.to].merge_state(m.state, t).ok());
+    for (int round = 0; round < 2; ++round) {
+      for (Engine& from : devices) {
+        std::string state = from.export_state();
+        for (Engine& to : devices) ASSERT_TRUE(to.merge_state(state, t).ok());
+      }
+    }
+    std::string state = devices[0].export_state();
+    V segments = devices[0].segments();
+    std::string shown = Shown(devices[0], t + 1);
+    for (Engine& e : devices) {
+      ASSERT_EQ(e.export_state(), state) << "seed " << seed;
+      ASSERT_EQ(e.segments(), segments) << "seed " << seed;
+      ASSERT_EQ(Shown(e, t + 1), shown) << "seed " << seed;
+    }
+  }
+}
+
+}  // namespace
+}  // namespace pz
