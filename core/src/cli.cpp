@@ -58,6 +58,7 @@ Status Simulator::init(std::string_view bundle_json, std::string anonymous_id) {
   std::vector<BundleError> errors;
   Status st = engine_.load_bundle(bundle_json, &errors);
   if (!st.ok()) return Status(st.code(), format_errors(errors));
+  engine_.set_device_id(anonymous_id);  // an anonymous id is per device
   engine_.set_anonymous_id(std::move(anonymous_id));
   return Status::Ok();
 }
@@ -82,7 +83,10 @@ bool Simulator::feed(std::string_view line, size_t line_no, std::string& out) {
   const Value* identify = in.find("identify");
   const Value* consent = in.find("consent");
   const Value* feedback = in.find("feedback");
-  if (decide == nullptr && identify == nullptr && consent == nullptr && feedback == nullptr) {
+  const Value* sync = in.find("sync");
+  const Value* export_line = in.find("export");
+  if (decide == nullptr && identify == nullptr && consent == nullptr && feedback == nullptr &&
+      sync == nullptr && export_line == nullptr) {
     Status st = engine_.ingest(in);
     if (!st.ok()) {
       out = line_error(line_no, st.message());
@@ -118,6 +122,22 @@ bool Simulator::feed(std::string_view line, size_t line_no, std::string& out) {
       return true;
     }
     return false;
+  }
+  if (sync != nullptr) {  // a profile state from another device or the server (docs/sync.md)
+    Status st = engine_.merge_state(to_json(*sync), now);
+    if (!st.ok()) {
+      out = line_error(line_no, st.message());
+      return true;
+    }
+    return false;
+  }
+  if (export_line != nullptr) {  // prints this visitor's mergeable state
+    out = "{\"t\":";
+    append_json(out, *t);
+    out += ",\"state\":";
+    out += engine_.export_state();
+    out += '}';
+    return true;
   }
   if (feedback != nullptr) {
     const Value* action = feedback->is_object() ? feedback->find("action") : nullptr;

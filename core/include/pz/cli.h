@@ -18,7 +18,9 @@ namespace pz::cli {
 // or `{"error":"…"}`. `line_no` (1-based) prefixes input errors.
 std::string eval_line(std::string_view line, size_t line_no, JsonParser& parser);
 
-// `pz simulate`: one visitor driven by event and control lines.
+// `pz simulate`: one visitor driven by event and control lines. Besides DESIGN.md's lines:
+// {"t":…,"sync":<state>} merges a profile state from another device (docs/sync.md), and
+// {"t":…,"export":true} prints {"t":…,"state":<this visitor's state>}.
 class Simulator {
  public:
   // Loads the bundle; on error returns the `pz validate`-style error text in the Status message.
