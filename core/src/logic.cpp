@@ -431,6 +431,8 @@ class RuleEvaluator {
   static constexpr size_t kMaxArrayItems = 100000;
   uint64_t steps_ = 0;
   Value eval_node(const Node& n, const Value* data);
+  // truthy(eval(index, data)) without building Values for and/or/!/comparisons of windows.
+  bool test(uint32_t index, const Value* data);
   bool compare_window(const Node& n);
 
   bool failed() const { return failed_; }
@@ -580,6 +582,45 @@ Value RuleEvaluator::eval(uint32_t index, const Value* data) {
     }
     default:
       return eval_node(n, data);
+  }
+}
+
+bool RuleEvaluator::test(uint32_t index, const Value* data) {
+  const Node& n = p_.nodes_[index];
+  switch (n.op) {
+    case Op::kCmpWindow:
+      if (++steps_ > kMaxSteps) {
+        fail("rule evaluation exceeded 1000000 steps");
+        return false;
+      }
+      return compare_window(n);
+    case Op::kAnd:
+    case Op::kOr: {
+      if (++steps_ > kMaxSteps) {
+        fail("rule evaluation exceeded 1000000 steps");
+        return false;
+      }
+      // and: the first falsy value or the last; or: the first truthy or the last. As a truth
+      // value: all/any of the arguments (no arguments: undefined, falsy).
+      bool want = n.op == Op::kOr;
+      for (uint32_t i = 0; i < n.count; ++i) {
+        bool t = test(kid(n, i), data);
+        if (failed_) return false;
+        if (t == want) return want;
+      }
+      return n.count == 0 ? false : !want;
+    }
+    case Op::kInSegment:
+    case Op::kSegmentVar:
+      if (++steps_ > kMaxSteps) {
+        fail("rule evaluation exceeded 1000000 steps");
+        return false;
+      }
+      return host_ != nullptr && host_->in_segment(p_.refs_[static_cast<size_t>(n.aux)].slot);
+    default: {
+      Value v = eval(index, data);
+      return !failed_ && (v.is_bool() ? v.as_bool() : truthy(v));
+    }
   }
 }
 
@@ -928,9 +969,8 @@ Value RuleEvaluator::eval_node(const Node& n, const Value* data) {
 bool evaluate_condition(const Program& program, RuleHost* host) {
   static const Value kNoData;
   RuleEvaluator ev(program, host);
-  Value out = ev.eval(program.root_, &kNoData);
-  if (ev.failed()) return false;
-  return out.is_bool() ? out.as_bool() : truthy(out);
+  bool t = ev.test(program.root_, &kNoData);
+  return !ev.failed() && t;
 }
 
 Result<Value> evaluate(const Program& program, const Value& data, RuleHost* host) {
