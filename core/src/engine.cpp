@@ -562,9 +562,6 @@ double priority(double propensity, double context_weight, double value, double l
   return propensity * context_weight * value * lever;
 }
 
-Value Num(double d) { return Value::Number(d); }
-Value Str(std::string s) { return Value::String(std::move(s)); }
-
 // The Thompson-sampling stream of a decision: seeded from (profile id, now, slot) only, so that a
 // replay of the same profile at the same time decides the same. Candidates draw in bundle order.
 uint64_t thompson_seed(std::string_view profile_id, int64_t now, std::string_view slot) {
