@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 
 #include "pz/json.h"
 
@@ -104,6 +105,19 @@ class Compiler {
     if (v != nullptr && v->is_object()) return true;
     error(path, std::string("must be an object, got ") + (v ? kind_name(*v) : "nothing"));
     return false;
+  }
+  // A top-level list of the bundle: present, an array, and at most `max` entries.
+  bool expect_list(const Value* v, const char* name, size_t max) {
+    if (v == nullptr) return false;
+    if (!v->is_array()) {
+      error(name, std::string("must be an array, got ") + kind_name(*v));
+      return false;
+    }
+    if (v->as_array().size() > max) {
+      error(name, "at most " + std::to_string(max) + " " + name);
+      return false;
+    }
+    return true;
   }
   bool read_id(const Value& obj, const std::string& path, std::string& out) {
     const Value* id = obj.find("id");
@@ -238,15 +252,7 @@ void Compiler::retention(const Value* v) {
 }
 
 void Compiler::metrics(const Value* v) {
-  if (v == nullptr) return;
-  if (!v->is_array()) {
-    error("metrics", std::string("must be an array, got ") + kind_name(*v));
-    return;
-  }
-  if (v->as_array().size() > kMaxMetrics) {
-    error("metrics", "at most " + std::to_string(kMaxMetrics) + " metrics");
-    return;
-  }
+  if (!expect_list(v, "metrics", kMaxMetrics)) return;
   for (size_t i = 0; i < v->as_array().size(); ++i) {
     const Value& m = v->as_array()[i];
     std::string path = join("metrics", i);
@@ -297,15 +303,7 @@ void Compiler::metrics(const Value* v) {
 }
 
 void Compiler::segments(const Value* v) {
-  if (v == nullptr) return;
-  if (!v->is_array()) {
-    error("segments", std::string("must be an array, got ") + kind_name(*v));
-    return;
-  }
-  if (v->as_array().size() > kMaxSegments) {
-    error("segments", "at most " + std::to_string(kMaxSegments) + " segments");
-    return;
-  }
+  if (!expect_list(v, "segments", kMaxSegments)) return;
   for (size_t i = 0; i < v->as_array().size(); ++i) {
     const Value& s = v->as_array()[i];
     std::string path = join("segments", i);
@@ -349,15 +347,7 @@ void Compiler::defaults(const Value* v) {
 }
 
 void Compiler::actions(const Value* v) {
-  if (v == nullptr) return;
-  if (!v->is_array()) {
-    error("actions", std::string("must be an array, got ") + kind_name(*v));
-    return;
-  }
-  if (v->as_array().size() > kMaxActions) {
-    error("actions", "at most " + std::to_string(kMaxActions) + " actions");
-    return;
-  }
+  if (!expect_list(v, "actions", kMaxActions)) return;
   for (size_t i = 0; i < v->as_array().size(); ++i) {
     const Value& a = v->as_array()[i];
     std::string path = join("actions", i);
@@ -478,11 +468,7 @@ void Compiler::actions(const Value* v) {
 }
 
 void Compiler::experiments(const Value* v) {
-  if (v == nullptr) return;
-  if (!v->is_array()) {
-    error("experiments", std::string("must be an array, got ") + kind_name(*v));
-    return;
-  }
+  if (!expect_list(v, "experiments", SIZE_MAX)) return;
   for (size_t i = 0; i < v->as_array().size(); ++i) {
     const Value& e = v->as_array()[i];
     std::string path = join("experiments", i);
