@@ -49,7 +49,7 @@ case "$WERROR" in 1|ON|on|true|yes) WERROR=ON ;; *) WERROR=OFF ;; esac
 
 start=$(date +%s)
 echo "== configure ($BUILD_DIR, $OPT)"
-emcmake cmake -S "$ROOT/wasm" -B "$BUILD_DIR" \
+emcmake cmake -S "$ROOT" -B "$BUILD_DIR" \
   -DCMAKE_BUILD_TYPE=Release \
   "-DPZ_WASM_OPT=$OPT" \
   "-DPZ_WASM_WERROR=$WERROR" || die "configure failed"

@@ -17,11 +17,15 @@ cmake --build build -j"$jobs"
 echo "== core tests (GoogleTest via CTest)"
 ctest --test-dir build --output-on-failure -j"$jobs"
 
-echo "== node tests"
-PZ_BIN="$PWD/build/pz" node --test tests/js/
-
 echo "== wasm build (Emscripten) + import check"
 scripts/build-wasm.sh
+
+echo "== node tests (native CLI, wasm host, wasm CLI parity)"
+export PZ_WASM="$PWD/build-wasm/pz_core.wasm"
+PZ_BIN="$PWD/build/pz" node --test tests/js/
+
+echo "== differential tests again, through the wasm CLI (node js/bin/pz.mjs)"
+PZ_BIN="$PWD/js/bin/pz-wasm" node --test tests/js/jsonlogic_diff.test.mjs tests/js/tcf_diff.test.mjs
 
 echo "== libFuzzer: every parser entry point, 20 s each"
 scripts/fuzz.sh 20

@@ -3,7 +3,8 @@
 //   1. every import is listed in wasm/allowed-imports.txt (or the file given as 2nd argument);
 //   2. the ABI exports exist;
 //   3. instantiated with stub imports that throw when called, `_initialize` runs,
-//      pz_abi_version() returns 1, pz_selftest() returns 1 (the core's eval and simulate print the native bytes),
+//      pz_abi_version() returns 1, pz_call runs the core (`pz eval` of 0.1+0.2 prints the native bytes,
+//      a bad handle is an error result, not a trap),
 //      and pz_alloc/pz_free work, including an allocation that makes the memory grow.
 //      The one stub that does not throw is env.emscripten_notify_memory_growth: it is a
 //      notification the module must send after growing its memory, so it is counted instead.
@@ -21,7 +22,12 @@ const REQUIRED_EXPORTS = {
   pz_abi_version: 'function',
   pz_alloc: 'function',
   pz_free: 'function',
-  pz_selftest: 'function',
+  pz_engine_new: 'function',
+  pz_sim_new: 'function',
+  pz_release: 'function',
+  pz_call: 'function',
+  pz_result_ptr: 'function',
+  pz_result_len: 'function',
 };
 const GROWTH_NOTIFICATION = 'env.emscripten_notify_memory_growth';
 
@@ -93,10 +99,19 @@ if (failures.length === 0) {
       console.log(`  pz_abi_version() = ${version}`);
       if (version !== ABI_VERSION) fail(`pz_abi_version() returned ${version}, expected ${ABI_VERSION}`);
 
-      check('pz_selftest', () => {
-        const n = api.pz_selftest();
-        console.log(`  pz_selftest() = ${n}`);
-        if (n !== 1) fail(`pz_selftest() returned ${n}, expected 1 (core output differs from native)`);
+      check('pz_call', () => {
+        const result = () =>
+          Buffer.from(api.memory.buffer, api.pz_result_ptr(), api.pz_result_len()).toString('utf8');
+        const line = Buffer.from('{"rule":{"+":[0.1,0.2]},"data":null}');
+        const p = api.pz_alloc(line.length);
+        new Uint8Array(api.memory.buffer, p, line.length).set(line);
+        const rc = api.pz_call(0, 64, p, line.length, 0, 0, 1);
+        api.pz_free(p);
+        const out = result();
+        console.log(`  pz_call(eval 0.1+0.2) = ${rc} ${out}`);
+        if (rc !== 0 || out !== '{"result":0.30000000000000004}') fail(`pz_call eval printed ${out}`);
+        const bad = api.pz_call(12345, 3, 0, 0, 0, 0, 0);
+        if (bad !== 1 || !result().includes('unknown handle')) fail(`bad handle gave ${bad} ${result()}`);
       });
 
       check('pz_alloc/pz_free', () => {

@@ -30,3 +30,11 @@ export function mulberry32(seed) {
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
 }
+
+/** `node js/bin/pz.mjs` as one executable path (the wasm CLI). */
+export const PZ_WASM_BIN = path.join(ROOT, 'js', 'bin', 'pz-wasm');
+
+/** The wasm module under test (env PZ_WASM, default build-wasm/pz_core.wasm). */
+export const PZ_WASM = process.env.PZ_WASM
+  ? path.resolve(process.env.PZ_WASM)
+  : path.join(ROOT, 'build-wasm', 'pz_core.wasm');

@@ -1,53 +1,422 @@
-// The C ABI of pz_core.wasm (Emscripten -sSTANDALONE_WASM, a WASI "reactor").
+// The C ABI of pz_core.wasm (Emscripten -sSTANDALONE_WASM, a WASI "reactor"). docs/abi.md is the
+// reference: every export, who owns which buffer, and what each ABI version added.
 //
 // Host protocol: instantiate with the imports listed in wasm/allowed-imports.txt, call the export
 // `_initialize` once (runs static constructors), then use the functions below. Pointers are byte
 // offsets into the exported `memory`; after any call that may allocate, re-read `memory.buffer`
 // (it is replaced when memory grows; env.emscripten_notify_memory_growth is called then).
 //
-// Every export is extern "C" with only i32/i64/f64 parameters, so it is callable from any wasm
-// host.
+// Every export is extern "C" with only i32/f64 parameters. Nothing throws or aborts across the
+// boundary: bad input (a bad handle, an unknown op, malformed JSON, a rejected bundle) comes back
+// as an error result and changes nothing.
+#include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
+#include <memory>
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include "pz/cli.h"
+#include "pz/engine.h"
+#include "pz/json.h"
 
 #define PZ_EXPORT(name) extern "C" __attribute__((export_name(#name), used))
 
-// Version of this ABI. Bumped on any incompatible change of the exports below.
-PZ_EXPORT(pz_abi_version) int32_t pz_abi_version(void) { return 1; }
+namespace {
 
-// Allocates `size` bytes (alignment 16, as malloc) in the module's memory for the host to fill.
-// Returns 0 on failure. pz_alloc(0) returns a unique non-null pointer.
+// Version of this ABI: bumped on any incompatible change of the exports or ops below.
+constexpr int32_t kAbiVersion = 1;
+
+// Ops of pz_call (docs/abi.md). Engine ops answer a JSON envelope {"ok":true,"value":…} or
+// {"ok":false,"error":"…"}; CLI ops answer the exact bytes the native `pz` prints.
+enum Op : int32_t {
+  kLoadBundle = 1,
+  kSetIds = 2,
+  kIngest = 3,
+  kEvaluate = 4,
+  kIdentify = 5,
+  kContext = 6,
+  kConsent = 7,
+  kDecide = 8,
+  kFeedback = 9,
+  kSegments = 10,
+  kExport = 11,
+  kMerge = 12,
+  kErase = 13,
+  kProfile = 14,
+  kCliEval = 64,
+  kCliTcf = 65,
+  kCliValidate = 66,
+  kSimInit = 80,
+  kSimFeed = 81,
+};
+
+// Return codes of pz_call.
+constexpr int32_t kOk = 0;       // the result holds the value (envelope with ok:true, or output)
+constexpr int32_t kError = 1;    // the result holds the error (envelope with ok:false, or output)
+constexpr int32_t kNothing = 2;  // no output (a simulate line that prints nothing)
+
+struct Handle {
+  enum class Kind { kEngine, kSimulator } kind;
+  pz::Engine engine;  // kEngine
+  pz::JsonParser parser;
+  std::unique_ptr<pz::cli::Simulator> sim;  // kSimulator
+};
+
+std::vector<std::unique_ptr<Handle>> g_handles;  // handle h is g_handles[h - 1]
+std::string g_result;                             // the latest result; owned here
+pz::JsonParser* g_parser = nullptr;               // for stateless ops
+
+Handle* lookup(int32_t h) {
+  if (h <= 0 || static_cast<size_t>(h) > g_handles.size()) return nullptr;
+  return g_handles[h - 1].get();
+}
+
+int32_t add_handle(std::unique_ptr<Handle> handle) {
+  for (size_t i = 0; i < g_handles.size(); ++i) {
+    if (!g_handles[i]) {
+      g_handles[i] = std::move(handle);
+      return static_cast<int32_t>(i + 1);
+    }
+  }
+  g_handles.push_back(std::move(handle));
+  return static_cast<int32_t>(g_handles.size());
+}
+
+int32_t ok_raw(std::string_view json) {
+  g_result.assign("{\"ok\":true,\"value\":");
+  g_result.append(json);
+  g_result.push_back('}');
+  return kOk;
+}
+
+int32_t ok(const pz::Value& value) {
+  g_result.assign("{\"ok\":true,\"value\":");
+  pz::append_json(g_result, value.is_undefined() ? pz::Value::Null() : value);
+  g_result.push_back('}');
+  return kOk;
+}
+
+int32_t fail(std::string_view message) {
+  g_result.assign("{\"ok\":false,\"error\":");
+  pz::append_json(g_result, pz::Value::String(std::string(message)));
+  g_result.push_back('}');
+  return kError;
+}
+
+int32_t fail(const pz::Status& st) { return fail(st.message()); }
+
+// `now` from the host: a finite number of ms since the epoch, within ECMAScript's time range.
+bool to_time(double now, int64_t& out) {
+  if (!std::isfinite(now) || std::fabs(now) > static_cast<double>(pz::kMaxTimeMs)) return false;
+  out = static_cast<int64_t>(std::floor(now));
+  return true;
+}
+
+pz::Value string_array(const std::vector<std::string>& ids) {
+  pz::Array items;
+  items.reserve(ids.size());
+  for (const std::string& id : ids) items.push_back(pz::Value::String(id));
+  return pz::Value::MakeArray(std::move(items));
+}
+
+// {"entered":[…],"exited":[…]}: the membership changes between two sorted id lists.
+pz::Value changes(const std::vector<std::string>& before, const std::vector<std::string>& after) {
+  std::vector<std::string> entered, exited;
+  size_t i = 0, j = 0;
+  while (i < before.size() || j < after.size()) {
+    if (j == after.size() || (i < before.size() && before[i] < after[j])) {
+      exited.push_back(before[i++]);
+    } else if (i == before.size() || after[j] < before[i]) {
+      entered.push_back(after[j++]);
+    } else {
+      ++i;
+      ++j;
+    }
+  }
+  return pz::Value::MakeObject(
+      {{"entered", string_array(entered)}, {"exited", string_array(exited)}});
+}
+
+// Parses the input of an engine op that takes a JSON document.
+bool parse_input(Handle& h, std::string_view in, pz::Value& out, int32_t& rc) {
+  pz::Result<pz::Value> v = h.parser.parse(in);
+  if (!v.ok()) {
+    rc = fail(v.status());
+    return false;
+  }
+  out = std::move(v).value();
+  return true;
+}
+
+bool optional_object(const pz::Value& in, const char* field, pz::Value& out, int32_t& rc) {
+  const pz::Value* v = in.find(field);
+  if (v == nullptr || v->is_undefined()) return true;
+  if (!v->is_object()) {
+    rc = fail(std::string(field) + " must be an object, got " + pz::kind_name(*v));
+    return false;
+  }
+  out = *v;
+  return true;
+}
+
+int32_t engine_op(Handle& h, int32_t op, std::string_view in, double num) {
+  pz::Engine& e = h.engine;
+  int32_t rc = kOk;
+  int64_t now = 0;
+  const bool timed = op == kEvaluate || op == kIdentify || op == kConsent ||
+                     op == kDecide || op == kFeedback || op == kMerge || op == kErase ||
+                     op == kProfile;
+  if (timed && !to_time(num, now)) {
+    return fail("now must be a time in ms since the epoch (a number of at most 8.64e15)");
+  }
+  if (op != kLoadBundle && op != kSetIds && !e.has_bundle()) {
+    return fail("no bundle loaded");
+  }
+  switch (op) {
+    case kLoadBundle: {
+      std::vector<pz::BundleError> errors;
+      pz::Status st = e.load_bundle(in, &errors);
+      if (!st.ok()) return fail(errors.empty() ? st.message() : pz::format_errors(errors));
+      const pz::Bundle& b = e.bundle();
+      return ok(pz::Value::MakeObject(
+          {{"version", pz::Value::String(b.version)},
+           {"metrics", pz::Value::Number(static_cast<double>(b.metrics.size()))},
+           {"segments", pz::Value::Number(static_cast<double>(b.segments.size()))},
+           {"actions", pz::Value::Number(static_cast<double>(b.actions.size()))},
+           {"slots", pz::Value::Number(static_cast<double>(b.defaults.size()))}}));
+    }
+    case kSetIds: {
+      pz::Value v;
+      if (!parse_input(h, in, v, rc)) return rc;
+      if (!v.is_object()) return fail("expected {\"anonymous_id\":…, \"device_id\":…}");
+      const pz::Value* anon = v.find("anonymous_id");
+      const pz::Value* device = v.find("device_id");
+      for (const pz::Value* id : {anon, device}) {
+        if (id != nullptr && (!id->is_string() || id->as_string().empty() ||
+                              id->as_string().size() > 128)) {
+          return fail(std::string(id == anon ? "anonymous_id" : "device_id") +
+                      " must be a non-empty string of at most 128 bytes");
+        }
+      }
+      if (anon != nullptr) e.set_anonymous_id(anon->as_string());
+      if (device != nullptr) e.set_device_id(device->as_string());
+      return ok(pz::Value::Null());
+    }
+    case kIngest: {
+      if (in.size() > pz::kMaxEventBytes) return fail("event is larger than 32768 bytes");
+      pz::Value v;
+      if (!parse_input(h, in, v, rc)) return rc;
+      std::vector<std::string> before = e.segments();
+      pz::Status st = e.ingest(v);
+      if (!st.ok()) return fail(st);
+      return ok(changes(before, e.segments()));
+    }
+    case kEvaluate: {
+      std::vector<std::string> before = e.segments();
+      e.evaluate(now);
+      return ok(changes(before, e.segments()));
+    }
+    case kIdentify: {
+      pz::Value v;
+      if (!parse_input(h, in, v, rc)) return rc;
+      const pz::Value* user = v.is_object() ? v.find("user_id") : nullptr;
+      if (user == nullptr || !user->is_string() || user->as_string().empty()) {
+        return fail("user_id must be a non-empty string");
+      }
+      const pz::Value* traits = v.find("traits");
+      std::vector<std::string> before = e.segments();
+      pz::Status st = e.identify(user->as_string(), traits ? *traits : pz::Value(), now);
+      if (!st.ok()) return fail(st);
+      e.evaluate(now);
+      return ok(changes(before, e.segments()));
+    }
+    case kContext: {
+      pz::Value v;
+      if (!parse_input(h, in, v, rc)) return rc;
+      pz::Status st = e.set_context(v);
+      return st.ok() ? ok(pz::Value::Null()) : fail(st);
+    }
+    case kConsent: {
+      pz::Value v;
+      if (!parse_input(h, in, v, rc)) return rc;
+      pz::Status st = e.consent(v, now);
+      return st.ok() ? ok(pz::consent_to_value(e.consent_state())) : fail(st);
+    }
+    case kDecide: {
+      pz::Value v;
+      if (!parse_input(h, in, v, rc)) return rc;
+      const pz::Value* slots_v = v.is_object() ? v.find("slots") : nullptr;
+      if (slots_v == nullptr || !slots_v->is_array()) {
+        return fail("expected {\"slots\":[names], \"page\"?, \"context\"?, \"why\"?}");
+      }
+      std::vector<std::string> slots;
+      for (const pz::Value& s : slots_v->as_array()) {
+        if (!s.is_string()) return fail("slots must be an array of slot names");
+        slots.push_back(s.as_string());
+      }
+      pz::Value page, context;
+      if (!optional_object(v, "page", page, rc) || !optional_object(v, "context", context, rc)) {
+        return rc;
+      }
+      if (context.is_object()) {
+        pz::Status st = e.set_context(context);
+        if (!st.ok()) return fail(st);
+      }
+      const pz::Value* why = v.find("why");
+      const bool with_why = why != nullptr && pz::truthy(*why);
+      std::vector<pz::Decision> decisions = e.decide(slots, now, page);
+      pz::Array out;
+      out.reserve(decisions.size());
+      for (pz::Decision& d : decisions) {
+        std::vector<pz::Member> m;
+        m.emplace_back("slot", pz::Value::String(d.slot));
+        m.emplace_back("action", d.action.empty() ? pz::Value::Null() : pz::Value::String(d.action));
+        m.emplace_back("content", d.content.is_undefined() ? pz::Value::Null() : d.content);
+        if (with_why) m.emplace_back("why", e.why(d));
+        out.push_back(pz::Value::MakeObject(std::move(m)));
+      }
+      return ok(pz::Value::MakeObject({{"segments", string_array(e.segments())},
+                                       {"decisions", pz::Value::MakeArray(std::move(out))}}));
+    }
+    case kFeedback: {
+      pz::Value v;
+      if (!parse_input(h, in, v, rc)) return rc;
+      const pz::Value* action = v.is_object() ? v.find("action") : nullptr;
+      const pz::Value* outcome = v.is_object() ? v.find("outcome") : nullptr;
+      pz::Outcome kind;
+      if (action == nullptr || !action->is_string() || outcome == nullptr ||
+          !outcome->is_string()) {
+        return fail("feedback must be {\"action\": id, \"outcome\": name}");
+      }
+      if (!pz::parse_outcome(outcome->as_string(), kind)) {
+        return fail("feedback outcome must be impression, click, conversion or dismiss");
+      }
+      pz::Status st = e.feedback(action->as_string(), kind, now);
+      return st.ok() ? ok(pz::Value::Null()) : fail(st);
+    }
+    case kSegments:
+      return ok(string_array(e.segments()));
+    case kExport:
+      return ok_raw(e.export_state());
+    case kMerge: {
+      std::vector<std::string> before = e.segments();
+      pz::Status st = e.merge_state(in, now);
+      if (!st.ok()) return fail(st);
+      e.evaluate(now);
+      return ok(changes(before, e.segments()));
+    }
+    case kErase: {
+      std::vector<std::string> before = e.segments();
+      e.erase(now);
+      e.evaluate(now);
+      return ok(changes(before, e.segments()));
+    }
+    case kProfile: {
+      e.evaluate(now);
+      pz::Value p = e.profile().to_value();
+      std::vector<pz::Member> m(p.as_object().begin(), p.as_object().end());
+      // Metrics and counts keyed by their names, for a debug panel.
+      const pz::Bundle& b = e.bundle();
+      for (pz::Member& f : m) {
+        if (f.first == "metrics" && f.second.is_array() &&
+            f.second.as_array().size() == b.metrics.size()) {
+          std::vector<pz::Member> named;
+          for (size_t i = 0; i < b.metrics.size(); ++i) {
+            named.emplace_back(b.metrics[i].id, f.second.as_array()[i]);
+          }
+          f.second = pz::Value::MakeObject(std::move(named));
+        }
+      }
+      m.emplace_back("segments", string_array(e.segments()));
+      m.emplace_back("consent", pz::consent_to_value(e.consent_state()));
+      m.emplace_back("bundle", pz::Value::String(b.version));
+      return ok(pz::Value::MakeObject(std::move(m)));
+    }
+    default:
+      return fail("unknown op " + std::to_string(op) + " for an engine");
+  }
+}
+
+}  // namespace
+
+PZ_EXPORT(pz_abi_version) int32_t pz_abi_version(void) { return kAbiVersion; }
+
+// Allocates `size` bytes (alignment 8 or more) in the module's memory for the host to fill.
+// Returns 0 on failure. pz_alloc(0) returns a unique non-null pointer. The host owns the block
+// and frees it with pz_free.
 PZ_EXPORT(pz_alloc) void* pz_alloc(size_t size) { return std::malloc(size == 0 ? 1 : size); }
 
 // Frees a pointer returned by pz_alloc (or 0, which is a no-op).
 PZ_EXPORT(pz_free) void pz_free(void* ptr) { std::free(ptr); }
 
-// Smoke test that runs the whole core (JSON, rules, bundle, profile, segments, the CLI
-// protocols) and compares bytes with what the native build prints: 1 if all match, else 0.
-// (Until the JSON ABI of the SDK issue lands, this export is also what links the core in.)
-PZ_EXPORT(pz_selftest) int32_t pz_selftest(void) {
-  pz::JsonParser parser;
-  if (pz::cli::eval_line(R"({"rule":{"+":[0.1,0.2]}})", 1, parser) !=
-      R"({"result":0.30000000000000004})") {
-    return 0;
+// A new engine (one visitor) or simulator (`pz simulate`/`pz explain`). Returns a handle > 0.
+PZ_EXPORT(pz_engine_new) int32_t pz_engine_new(void) {
+  auto h = std::make_unique<Handle>();
+  h->kind = Handle::Kind::kEngine;
+  return add_handle(std::move(h));
+}
+
+PZ_EXPORT(pz_sim_new) int32_t pz_sim_new(void) {
+  auto h = std::make_unique<Handle>();
+  h->kind = Handle::Kind::kSimulator;
+  h->sim = std::make_unique<pz::cli::Simulator>();
+  return add_handle(std::move(h));
+}
+
+// Releases a handle (unknown handles are ignored). Returns 1 if it existed.
+PZ_EXPORT(pz_release) int32_t pz_release(int32_t h) {
+  if (lookup(h) == nullptr) return 0;
+  g_handles[h - 1].reset();
+  return 1;
+}
+
+// The result of the latest pz_call: a module-owned buffer, valid until the next pz_call.
+PZ_EXPORT(pz_result_ptr) const char* pz_result_ptr(void) { return g_result.data(); }
+PZ_EXPORT(pz_result_len) int32_t pz_result_len(void) { return static_cast<int32_t>(g_result.size()); }
+
+// Runs op `op` on handle `h` (0 for stateless ops) with two byte inputs a and b (host-owned,
+// either may be empty with ptr 0) and a number (`now` in ms, a line number, or a flag). Returns
+// kOk/kError/kNothing; the output is at pz_result_ptr()/pz_result_len().
+PZ_EXPORT(pz_call)
+int32_t pz_call(int32_t h, int32_t op, const char* a_ptr, int32_t a_len, const char* b_ptr,
+                int32_t b_len, double num) {
+  g_result.clear();
+  if (a_len < 0 || b_len < 0 || (a_len > 0 && a_ptr == nullptr) ||
+      (b_len > 0 && b_ptr == nullptr)) {
+    return fail("bad input buffer");
   }
-  pz::cli::Simulator sim;
-  if (!sim.init(R"({"version":"selftest","consent":{"mode":"opt-out"},
-      "metrics":[{"id":"pv","event":"page_view","where":{"starts_with":[{"var":"page.path"},"/p"]}}],
-      "segments":[{"id":"seen","rule":{">=":[{"metric":["pv","7d"]},1]}}],
-      "defaults":{"hero":{"content":{"title":"Welcome"}}}})",
-                "sim")
-           .ok()) {
-    return 0;
+  const std::string_view a(a_len > 0 ? a_ptr : "", static_cast<size_t>(a_len));
+  const std::string_view b(b_len > 0 ? b_ptr : "", static_cast<size_t>(b_len));
+  if (op == kCliEval || op == kCliTcf || op == kCliValidate) {
+    if (h != 0) return fail("CLI ops take handle 0");
+    if (op == kCliEval) {
+      if (g_parser == nullptr) g_parser = new pz::JsonParser();
+      g_result = pz::cli::eval_line(a, num >= 1 ? static_cast<size_t>(num) : 1, *g_parser);
+      return kOk;
+    }
+    if (op == kCliTcf) return pz::cli::tcf(a, g_result) == 0 ? kOk : kError;
+    return pz::cli::validate(a, b, g_result) == 0 ? kOk : kError;
   }
-  std::string out;
-  if (sim.feed(R"({"t":1000,"type":"page_view","page":{"path":"/pricing"}})", 1, out)) return 0;
-  if (!sim.feed(R"({"t":2000,"decide":["hero"]})", 2, out)) return 0;
-  return out == R"({"t":2000,"segments":["seen"],"decisions":[{"slot":"hero","action":null,"content":{"title":"Welcome"}}]})"
-             ? 1
-             : 0;
+  Handle* handle = lookup(h);
+  if (handle == nullptr) return fail("unknown handle " + std::to_string(h));
+  if (handle->kind == Handle::Kind::kSimulator) {
+    if (op == kSimInit) {  // a: bundle text, b: anonymous id, num: 1 = explain
+      handle->sim->set_explain(num == 1);
+      pz::Status st = handle->sim->init(a, std::string(b.empty() ? std::string_view("sim") : b));
+      if (!st.ok()) {
+        g_result = st.message();
+        return kError;
+      }
+      return kOk;
+    }
+    if (op == kSimFeed) {  // a: one line, num: its line number
+      return handle->sim->feed(a, num >= 1 ? static_cast<size_t>(num) : 1, g_result) ? kOk
+                                                                                     : kNothing;
+    }
+    return fail("unknown op " + std::to_string(op) + " for a simulator");
+  }
+  return engine_op(*handle, op, a, num);
 }

@@ -1,0 +1,217 @@
+// The WebAssembly host: one small module over WebAssembly.instantiate that works in browsers,
+// node and edge workers. It owns the instance of pz_core.wasm and speaks its C ABI (docs/abi.md):
+// JSON in, JSON out, one result envelope {ok, value | error}; nothing throws across the boundary.
+
+/** The ABI version this host speaks (pz_abi_version() of the module must return it). */
+export const ABI_VERSION = 1;
+
+/** Ops of pz_call (docs/abi.md). */
+export const Op = Object.freeze({
+  LOAD_BUNDLE: 1, SET_IDS: 2, INGEST: 3, EVALUATE: 4, IDENTIFY: 5, CONTEXT: 6, CONSENT: 7,
+  DECIDE: 8, FEEDBACK: 9, SEGMENTS: 10, EXPORT: 11, MERGE: 12, ERASE: 13, PROFILE: 14,
+  CLI_EVAL: 64, CLI_TCF: 65, CLI_VALIDATE: 66, SIM_INIT: 80, SIM_FEED: 81,
+});
+
+/** Return codes of pz_call. */
+export const Rc = Object.freeze({ OK: 0, ERROR: 1, NOTHING: 2 });
+
+/** A failure of the host itself (bad module, ABI mismatch, a trap): never a bad-input error. */
+export class PzError extends Error {
+  constructor(message, options) {
+    super(message, options);
+    this.name = 'PzError';
+  }
+}
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+/**
+ * Instantiates the core.
+ * @param {ArrayBuffer | ArrayBufferView | Response | Promise<Response> | WebAssembly.Module} source
+ *   the module's bytes, a fetch Response (streamed compile when the runtime supports it), or an
+ *   already compiled module (edge runtimes forbid compiling at run time).
+ * @returns {Promise<Core>}
+ */
+export async function loadCore(source) {
+  source = await source;
+  const imports = {
+    env: { emscripten_notify_memory_growth() {} },
+    wasi_snapshot_preview1: {
+      proc_exit(code) {
+        throw new PzError(`the wasm core aborted (exit ${code})`);
+      },
+    },
+  };
+  let instance;
+  if (source instanceof WebAssembly.Module) {
+    instance = await WebAssembly.instantiate(source, imports);
+  } else if (typeof Response !== 'undefined' && source instanceof Response) {
+    if (!source.ok) throw new PzError(`cannot load the wasm core: HTTP ${source.status}`);
+    if (typeof WebAssembly.instantiateStreaming === 'function' &&
+        (source.headers.get('content-type') || '').startsWith('application/wasm')) {
+      ({ instance } = await WebAssembly.instantiateStreaming(source, imports));
+    } else {
+      ({ instance } = await WebAssembly.instantiate(await source.arrayBuffer(), imports));
+    }
+  } else if (source instanceof ArrayBuffer || ArrayBuffer.isView(source)) {
+    ({ instance } = await WebAssembly.instantiate(source, imports));
+  } else {
+    throw new PzError('loadCore: expected bytes, a Response or a WebAssembly.Module');
+  }
+  return new Core(instance);
+}
+
+/** One instance of the core. Not safe for re-entrant use (JS is single-threaded anyway). */
+export class Core {
+  /** @param {WebAssembly.Instance} instance */
+  constructor(instance) {
+    const x = instance.exports;
+    for (const name of ['memory', '_initialize', 'pz_abi_version', 'pz_alloc', 'pz_free', 'pz_call',
+      'pz_engine_new', 'pz_sim_new', 'pz_release', 'pz_result_ptr', 'pz_result_len']) {
+      if (!(name in x)) throw new PzError(`not a pz core module: export ${name} is missing`);
+    }
+    const version = x.pz_abi_version();
+    if (version !== ABI_VERSION) {
+      throw new PzError(`wasm core ABI version ${version}, this host speaks ${ABI_VERSION}`);
+    }
+    x._initialize();
+    this.x = x;
+    this.abiVersion = version;
+    this.scratch = 0; // one reusable input buffer in the module's memory
+    this.scratchSize = 0;
+  }
+
+  /** Writes a and b (strings or bytes) into the module, runs pz_call, returns [rc, bytes]. */
+  callRaw(handle, op, a = '', b = '', num = 0) {
+    const x = this.x;
+    const ab = typeof a === 'string' ? encoder.encode(a) : a;
+    const bb = typeof b === 'string' ? encoder.encode(b) : b;
+    const need = ab.length + bb.length;
+    if (need > this.scratchSize) {
+      if (this.scratch) x.pz_free(this.scratch);
+      const size = Math.max(need, 4096, this.scratchSize * 2);
+      this.scratch = x.pz_alloc(size);
+      if (!this.scratch) {
+        this.scratchSize = 0;
+        throw new PzError(`the wasm core cannot allocate ${size} bytes`);
+      }
+      this.scratchSize = size;
+    }
+    const mem = new Uint8Array(x.memory.buffer);
+    mem.set(ab, this.scratch);
+    mem.set(bb, this.scratch + ab.length);
+    const rc = x.pz_call(handle, op, this.scratch, ab.length, this.scratch + ab.length, bb.length,
+      num);
+    const out = new Uint8Array(x.memory.buffer, x.pz_result_ptr(), x.pz_result_len());
+    return [rc, out];
+  }
+
+  /** Runs an engine op and returns its envelope {ok: true, value} | {ok: false, error}. */
+  call(handle, op, input = '', num = 0) {
+    const [, out] = this.callRaw(handle, op, input, '', num);
+    return JSON.parse(decoder.decode(out));
+  }
+
+  /** @returns {Engine} a new engine (one visitor's profile, segments and decisions). */
+  engine() {
+    return new Engine(this, this.x.pz_engine_new());
+  }
+
+  /** `pz eval` of one line: the output line, without newline. */
+  evalLine(line, lineNo) {
+    return decoder.decode(this.callRaw(0, Op.CLI_EVAL, line, '', lineNo)[1]);
+  }
+
+  /** `pz tcf`: {code, out} with out the JSON text (no newline). */
+  tcf(tcString) {
+    const [rc, out] = this.callRaw(0, Op.CLI_TCF, tcString);
+    return { code: rc === Rc.OK ? 0 : 1, out: decoder.decode(out) };
+  }
+
+  /** `pz validate`: {code, out}. */
+  validate(bundleBytes, fileName) {
+    const [rc, out] = this.callRaw(0, Op.CLI_VALIDATE, bundleBytes, fileName);
+    return { code: rc === Rc.OK ? 0 : 1, out: decoder.decode(out) };
+  }
+
+  /** A `pz simulate` / `pz explain` visitor. */
+  simulator() {
+    return new Simulator(this, this.x.pz_sim_new());
+  }
+}
+
+/** `pz simulate`: lines in, output bytes out (exactly what the native CLI prints). */
+export class Simulator {
+  constructor(core, handle) {
+    this.core = core;
+    this.handle = handle;
+  }
+
+  /** Loads the bundle: {ok: true} or {ok: false, error: the `pz validate`-style error text}. */
+  init(bundleBytes, anonymousId = 'sim', explain = false) {
+    const [rc, out] = this.core.callRaw(this.handle, Op.SIM_INIT, bundleBytes, anonymousId,
+      explain ? 1 : 0);
+    return rc === Rc.OK ? { ok: true } : { ok: false, error: decoder.decode(out) };
+  }
+
+  /** One input line (bytes or string): the output bytes (a copy), or null when it prints nothing. */
+  feed(line, lineNo) {
+    const [rc, out] = this.core.callRaw(this.handle, Op.SIM_FEED, line, '', lineNo);
+    return rc === Rc.NOTHING ? null : out.slice();
+  }
+
+  free() {
+    this.core.x.pz_release(this.handle);
+  }
+}
+
+const json = (v) => (typeof v === 'string' ? v : JSON.stringify(v));
+
+/**
+ * One visitor's engine. Every method returns the core's envelope {ok: true, value} or
+ * {ok: false, error} and never throws for bad input; `now` is ms since the epoch.
+ */
+export class Engine {
+  constructor(core, handle) {
+    this.core = core;
+    this.handle = handle;
+  }
+
+  #call(op, input, now = 0) {
+    return this.core.call(this.handle, op, input, now);
+  }
+
+  /** Loads a bundle (JSON text or object); a rejected bundle keeps the previous one. */
+  loadBundle(bundle) { return this.#call(Op.LOAD_BUNDLE, json(bundle)); }
+  /** Sets {anonymous_id, device_id}. */
+  setIds(ids) { return this.#call(Op.SET_IDS, json(ids)); }
+  /** Ingests one event {type, t, id?, props?, page?} (its time is its t): {entered, exited}. */
+  ingest(event) { return this.#call(Op.INGEST, json(event)); }
+  /** Brings segments up to `now` (windows move with time): {entered, exited}. */
+  evaluate(now) { return this.#call(Op.EVALUATE, '', now); }
+  /** Sets the user id and merges traits: {entered, exited}. */
+  identify(userId, traits, now) { return this.#call(Op.IDENTIFY, json({ user_id: userId, traits }), now); }
+  /** Sets the host context (device, locale, geo…). */
+  context(context) { return this.#call(Op.CONTEXT, json(context)); }
+  /** Applies a consent object; value: the consent state {necessary, analytics, personalization, marketing, given}. */
+  consent(consent, now) { return this.#call(Op.CONSENT, json(consent), now); }
+  /** Decides slots: value {segments, decisions: [{slot, action, content, why?}]}. */
+  decide(slots, now, { page, context, why } = {}) {
+    return this.#call(Op.DECIDE, json({ slots, page, context, why: why ? true : undefined }), now);
+  }
+  /** Records feedback {action, outcome: impression|click|conversion|dismiss}. */
+  feedback(action, outcome, now) { return this.#call(Op.FEEDBACK, json({ action, outcome }), now); }
+  /** The sorted segment ids the visitor is in. */
+  segments() { return this.#call(Op.SEGMENTS, ''); }
+  /** The mergeable profile state (docs/sync.md). */
+  exportState() { return this.#call(Op.EXPORT, ''); }
+  /** Merges a profile state (JSON text or object): {entered, exited}. */
+  mergeState(state, now) { return this.#call(Op.MERGE, json(state), now); }
+  /** Erases the profile (records the erasure epoch): {entered, exited}. */
+  erase(now) { return this.#call(Op.ERASE, '', now); }
+  /** The profile for a debug panel: ids, traits, metrics, segments, consent. */
+  profile(now) { return this.#call(Op.PROFILE, '', now); }
+
+  free() { this.core.x.pz_release(this.handle); }
+}
