@@ -66,8 +66,8 @@ struct Handle {
 };
 
 std::vector<std::unique_ptr<Handle>> g_handles;  // handle h is g_handles[h - 1]
-std::string g_result;                             // the latest result; owned here
-pz::JsonParser* g_parser = nullptr;               // for stateless ops
+std::string g_result;                            // the latest result; owned here
+pz::JsonParser* g_parser = nullptr;              // for stateless ops
 
 Handle* lookup(int32_t h) {
   if (h <= 0 || static_cast<size_t>(h) > g_handles.size()) return nullptr;
@@ -166,9 +166,8 @@ int32_t engine_op(Handle& h, int32_t op, std::string_view in, double num) {
   pz::Engine& e = h.engine;
   int32_t rc = kOk;
   int64_t now = 0;
-  const bool timed = op == kEvaluate || op == kIdentify || op == kConsent ||
-                     op == kDecide || op == kFeedback || op == kMerge || op == kErase ||
-                     op == kProfile;
+  const bool timed = op == kEvaluate || op == kIdentify || op == kConsent || op == kDecide ||
+                     op == kFeedback || op == kMerge || op == kErase || op == kProfile;
   if (timed && !to_time(num, now)) {
     return fail("now must be a time in ms since the epoch (a number of at most 8.64e15)");
   }
@@ -195,8 +194,8 @@ int32_t engine_op(Handle& h, int32_t op, std::string_view in, double num) {
       const pz::Value* anon = v.find("anonymous_id");
       const pz::Value* device = v.find("device_id");
       for (const pz::Value* id : {anon, device}) {
-        if (id != nullptr && (!id->is_string() || id->as_string().empty() ||
-                              id->as_string().size() > 128)) {
+        if (id != nullptr &&
+            (!id->is_string() || id->as_string().empty() || id->as_string().size() > 128)) {
           return fail(std::string(id == anon ? "anonymous_id" : "device_id") +
                       " must be a non-empty string of at most 128 bytes");
         }
@@ -273,7 +272,8 @@ int32_t engine_op(Handle& h, int32_t op, std::string_view in, double num) {
       for (pz::Decision& d : decisions) {
         std::vector<pz::Member> m;
         m.emplace_back("slot", pz::Value::String(d.slot));
-        m.emplace_back("action", d.action.empty() ? pz::Value::Null() : pz::Value::String(d.action));
+        m.emplace_back("action",
+                       d.action.empty() ? pz::Value::Null() : pz::Value::String(d.action));
         m.emplace_back("content", d.content.is_undefined() ? pz::Value::Null() : d.content);
         if (with_why) m.emplace_back("why", e.why(d));
         out.push_back(pz::Value::MakeObject(std::move(m)));
@@ -375,7 +375,9 @@ PZ_EXPORT(pz_release) int32_t pz_release(int32_t h) {
 
 // The result of the latest pz_call: a module-owned buffer, valid until the next pz_call.
 PZ_EXPORT(pz_result_ptr) const char* pz_result_ptr(void) { return g_result.data(); }
-PZ_EXPORT(pz_result_len) int32_t pz_result_len(void) { return static_cast<int32_t>(g_result.size()); }
+PZ_EXPORT(pz_result_len) int32_t pz_result_len(void) {
+  return static_cast<int32_t>(g_result.size());
+}
 
 // Runs op `op` on handle `h` (0 for stateless ops) with two byte inputs a and b (host-owned,
 // either may be empty with ptr 0) and a number (`now` in ms, a line number, or a flag). Returns
