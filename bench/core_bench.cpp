@@ -2,7 +2,10 @@
 //   ingest  = parse + validate one event, update metrics, re-evaluate the segments it affects
 //   full    = evaluate all 200 segments from scratch (no incremental shortcut)
 // Prints ns per event, per full evaluation, per rule and per condition, with the machine.
-// Usage: pz_bench [--events N] [--json]
+//   event+decide = ingest one event, then decide 3 slots (what a page does per interaction)
+// Usage: pz_bench [--events N] [--json] [--emit DIR]
+//   --emit DIR writes the bundle, the visitor set-up and the events to DIR (bundle.json,
+//   setup.json, events.jsonl) so that bench/wasm_bench.mjs measures the wasm on the same inputs.
 #include <chrono>
 #include <cstdio>
 #include <cstring>
@@ -85,7 +88,9 @@ std::string Machine() {
 int main(int argc, char** argv) {
   int events = 200000;
   bool json = false;
+  std::string emit_dir;
   for (int i = 1; i < argc; ++i) {
+    if (!std::strcmp(argv[i], "--emit") && i + 1 < argc) emit_dir = argv[++i];
     if (!std::strcmp(argv[i], "--events") && i + 1 < argc) events = std::atoi(argv[++i]);
     if (!std::strcmp(argv[i], "--json")) json = true;
   }
@@ -115,6 +120,14 @@ int main(int argc, char** argv) {
     lines.push_back(R"({"t":)" + std::to_string(t) + R"(,"type":")" + types[type] +
                     R"(","props":{"value":)" + std::to_string(rng() % 200) +
                     R"(},"page":{"path":"/p)" + std::to_string(rng() % 7) + R"(/x"}})");
+  }
+  if (!emit_dir.empty()) {
+    std::ofstream(emit_dir + "/bundle.json") << bundle;
+    std::ofstream(emit_dir + "/setup.json")
+        << R"({"user_id":"u","traits":{"plan":"pro"},"context":{"device":"mobile"},"now":0})";
+    std::ofstream out(emit_dir + "/events.jsonl");
+    for (const std::string& l : lines) out << l << '\n';
+    return out ? 0 : 1;
   }
   // Warm up, then time ingest (each event has a later t than the previous one).
   for (int i = 0; i < 2000; ++i) (void)engine.ingest(lines[static_cast<size_t>(i) % lines.size()]);
@@ -149,6 +162,25 @@ int main(int argc, char** argv) {
   }
   double decide_ns = std::chrono::duration<double, std::nano>(Clock::now() - t0).count() / decides;
   int in_segments = static_cast<int>(engine.segments().size());
+
+  // An event and a 3-slot decision at its time, per event (a fresh engine, same set-up).
+  pz::Engine e2;
+  if (!e2.load_bundle(bundle).ok() ||
+      !e2.identify("u", parser.parse(R"({"plan":"pro"})").value(), 0).ok() ||
+      !e2.set_context(parser.parse(R"({"device":"mobile"})").value()).ok()) {
+    return 1;
+  }
+  for (int i = 0; i < 2000; ++i) (void)e2.ingest(lines[static_cast<size_t>(i) % lines.size()]);
+  int pairs = events / 20;
+  const std::vector<std::string> three = {"hero", "banner", "sidebar"};
+  t0 = Clock::now();
+  for (int i = 0; i < pairs; ++i) {
+    const std::string& l = lines[static_cast<size_t>(i) % lines.size()];
+    (void)e2.ingest(l);
+    shown += e2.decide(three, e2.profile().last_seen).size();
+  }
+  double event_decide_ns =
+      std::chrono::duration<double, std::nano>(Clock::now() - t0).count() / pairs;
 
   // Merge two 30-day profiles of different devices: 20 metrics and 10 counted types each, an
   // event every ~10 minutes for 30 days (hourly and daily buckets full), 64 traits.
@@ -193,9 +225,10 @@ int main(int argc, char** argv) {
         "{\"machine\":\"%s\",\"segments\":%d,\"bundle_load_us\":%.1f,\"ingest_ns_per_event\":%.1f,"
         "\"segments_evaluated_per_event\":%.1f,\"full_eval_ns\":%.1f,\"ns_per_rule\":%.2f,"
         "\"ns_per_condition\":%.2f,\"decide_3_slots_100_actions_ns\":%.1f,"
+        "\"event_and_decide_3_slots_ns\":%.1f,"
         "\"merge_two_30_day_profiles_us\":%.1f,\"sync_json_bytes\":%zu}\n",
         Machine().c_str(), kSegments, load_us, ingest_ns, evals_per_event, full_ns, full_ns / rules,
-        full_ns / rules / 4, decide_ns, merge_us, exported.size());
+        full_ns / rules / 4, decide_ns, event_decide_ns, merge_us, exported.size());
     return sink == 0 ? 1 : 0;
   }
   std::printf("machine: %s\n", Machine().c_str());
@@ -212,6 +245,7 @@ int main(int argc, char** argv) {
       "decide 3 slots over 100 actions (warm profile, %d segments in): %8.1f ns  (%.2f slots "
       "filled)\n",
       in_segments, decide_ns, static_cast<double>(shown) / decides);
+  std::printf("one event + decide 3 slots at its time:       %8.1f ns/event\n", event_decide_ns);
   std::printf(
       "merge two 30-day profiles (2 devices x 30 series, 64 traits): %8.1f us  (sync JSON %zu "
       "bytes)\n",

@@ -531,6 +531,8 @@ Status Engine::set_context(const Value& context) {
 
 void Engine::evaluate(int64_t now, const Value& page) { s_->evaluate(now, page); }
 
+const std::vector<char>& Engine::memberships() const { return s_->member; }
+
 std::vector<std::string> Engine::segments() const {
   std::vector<std::string> out;
   for (size_t i = 0; i < s_->member.size(); ++i) {

@@ -9,6 +9,7 @@
 // Every export is extern "C" with only i32/f64 parameters. Nothing throws or aborts across the
 // boundary: bad input (a bad handle, an unknown op, malformed JSON, a rejected bundle) comes back
 // as an error result and changes nothing.
+#include <algorithm>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
@@ -122,20 +123,18 @@ pz::Value string_array(const std::vector<std::string>& ids) {
   return pz::Value::MakeArray(std::move(items));
 }
 
-// {"entered":[…],"exited":[…]}: the membership changes between two sorted id lists.
-pz::Value changes(const std::vector<std::string>& before, const std::vector<std::string>& after) {
+// {"entered":[…],"exited":[…]}: sorted ids of the segments whose membership changed since
+// `before` (a copy of Engine::memberships(); a new bundle in between counts as all changed).
+pz::Value changes(const pz::Engine& e, const std::vector<char>& before) {
+  const std::vector<char>& after = e.memberships();
   std::vector<std::string> entered, exited;
-  size_t i = 0, j = 0;
-  while (i < before.size() || j < after.size()) {
-    if (j == after.size() || (i < before.size() && before[i] < after[j])) {
-      exited.push_back(before[i++]);
-    } else if (i == before.size() || after[j] < before[i]) {
-      entered.push_back(after[j++]);
-    } else {
-      ++i;
-      ++j;
-    }
+  for (size_t i = 0; i < after.size(); ++i) {
+    const bool was = i < before.size() && before[i] != 0;
+    if (after[i] != 0 && !was) entered.push_back(e.bundle().segments[i].id);
+    if (after[i] == 0 && was) exited.push_back(e.bundle().segments[i].id);
   }
+  std::sort(entered.begin(), entered.end());
+  std::sort(exited.begin(), exited.end());
   return pz::Value::MakeObject(
       {{"entered", string_array(entered)}, {"exited", string_array(exited)}});
 }
@@ -208,15 +207,15 @@ int32_t engine_op(Handle& h, int32_t op, std::string_view in, double num) {
       if (in.size() > pz::kMaxEventBytes) return fail("event is larger than 32768 bytes");
       pz::Value v;
       if (!parse_input(h, in, v, rc)) return rc;
-      std::vector<std::string> before = e.segments();
+      const std::vector<char> before = e.memberships();
       pz::Status st = e.ingest(v);
       if (!st.ok()) return fail(st);
-      return ok(changes(before, e.segments()));
+      return ok(changes(e, before));
     }
     case kEvaluate: {
-      std::vector<std::string> before = e.segments();
+      const std::vector<char> before = e.memberships();
       e.evaluate(now);
-      return ok(changes(before, e.segments()));
+      return ok(changes(e, before));
     }
     case kIdentify: {
       pz::Value v;
@@ -226,11 +225,11 @@ int32_t engine_op(Handle& h, int32_t op, std::string_view in, double num) {
         return fail("user_id must be a non-empty string");
       }
       const pz::Value* traits = v.find("traits");
-      std::vector<std::string> before = e.segments();
+      const std::vector<char> before = e.memberships();
       pz::Status st = e.identify(user->as_string(), traits ? *traits : pz::Value(), now);
       if (!st.ok()) return fail(st);
       e.evaluate(now);
-      return ok(changes(before, e.segments()));
+      return ok(changes(e, before));
     }
     case kContext: {
       pz::Value v;
@@ -302,17 +301,17 @@ int32_t engine_op(Handle& h, int32_t op, std::string_view in, double num) {
     case kExport:
       return ok_raw(e.export_state());
     case kMerge: {
-      std::vector<std::string> before = e.segments();
+      const std::vector<char> before = e.memberships();
       pz::Status st = e.merge_state(in, now);
       if (!st.ok()) return fail(st);
       e.evaluate(now);
-      return ok(changes(before, e.segments()));
+      return ok(changes(e, before));
     }
     case kErase: {
-      std::vector<std::string> before = e.segments();
+      const std::vector<char> before = e.memberships();
       e.erase(now);
       e.evaluate(now);
-      return ok(changes(before, e.segments()));
+      return ok(changes(e, before));
     }
     case kProfile: {
       e.evaluate(now);
@@ -320,16 +319,23 @@ int32_t engine_op(Handle& h, int32_t op, std::string_view in, double num) {
       std::vector<pz::Member> m(p.as_object().begin(), p.as_object().end());
       // Metrics and counts keyed by their names, for a debug panel.
       const pz::Bundle& b = e.bundle();
+      auto by_name = [](pz::Value& list, const auto& defs, auto name_of) {
+        if (!list.is_array() || list.as_array().size() != defs.size()) return;
+        std::vector<pz::Member> named;
+        for (size_t i = 0; i < defs.size(); ++i) {
+          named.emplace_back(name_of(defs[i]), list.as_array()[i]);
+        }
+        list = pz::Value::MakeObject(std::move(named));
+      };
       for (pz::Member& f : m) {
-        if (f.first == "metrics" && f.second.is_array() &&
-            f.second.as_array().size() == b.metrics.size()) {
-          std::vector<pz::Member> named;
-          for (size_t i = 0; i < b.metrics.size(); ++i) {
-            named.emplace_back(b.metrics[i].id, f.second.as_array()[i]);
-          }
-          f.second = pz::Value::MakeObject(std::move(named));
+        if (f.first == "metrics") {
+          by_name(f.second, b.metrics, [](const pz::MetricDef& d) { return d.id; });
+        } else if (f.first == "counts") {
+          by_name(f.second, b.event_types, [](const std::string& type) { return type; });
         }
       }
+      const std::string& device = e.profile().device_id;
+      m.emplace_back("device_id", device.empty() ? pz::Value::Null() : pz::Value::String(device));
       m.emplace_back("segments", string_array(e.segments()));
       m.emplace_back("consent", pz::consent_to_value(e.consent_state()));
       m.emplace_back("bundle", pz::Value::String(b.version));

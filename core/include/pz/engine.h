@@ -110,6 +110,9 @@ class Engine {
   void evaluate(int64_t now, const Value& page = Value());
   // Sorted ids of the segments the visitor is in (as of the last evaluate/ingest).
   std::vector<std::string> segments() const;
+  // Membership per bundle segment (by index; 1 = in), as of the last evaluate/ingest: a cheap
+  // snapshot for hosts that report which segments were entered or exited.
+  const std::vector<char>& memberships() const;
 
   // Decisions for the slots, in the order asked: per slot the eligible, uncapped action with the
   // highest priority = propensity x context_weight x value x lever (> 0; ties by bundle order),

@@ -1,0 +1,124 @@
+#!/usr/bin/env node
+// The wasm core in node next to the native core, on the same inputs (the 200-segment x
+// 4-condition bundle, 100 actions, 3 slots, 10,000 events that bench/core_bench.cpp generates and
+// writes with --emit). Prints one table: start-up (compile + instantiate, bundle load, first
+// decision), µs per event for ingest + incremental re-segmentation, for ingest + a 3-slot
+// decision, and wasm/native ratios. The wasm path is the full host path: event JSON text in
+// through js/src/host.mjs, the envelope JSON out and parsed.
+//
+//   node bench/wasm_bench.mjs [--events N] [--json]
+// Env: PZ_BENCH (native bench binary, default build/pz_bench), PZ_WASM (default
+// build-wasm/pz_core.wasm).
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { performance } from 'node:perf_hooks';
+import { loadCore } from '../js/src/host.mjs';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const args = process.argv.slice(2);
+const N = Number(args[args.indexOf('--events') + 1]) || 100000;
+const asJson = args.includes('--json');
+const BENCH = process.env.PZ_BENCH || path.join(ROOT, 'build', 'pz_bench');
+const WASM = process.env.PZ_WASM || path.join(ROOT, 'build-wasm', 'pz_core.wasm');
+
+for (const f of [BENCH, WASM]) {
+  if (!fs.existsSync(f)) {
+    console.error(`wasm_bench: ${f} missing (build the native project and scripts/build-wasm.sh)`);
+    process.exit(2);
+  }
+}
+
+const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pz-bench-'));
+execFileSync(BENCH, ['--emit', dir]);
+const bundle = fs.readFileSync(path.join(dir, 'bundle.json'), 'utf8');
+const setup = JSON.parse(fs.readFileSync(path.join(dir, 'setup.json'), 'utf8'));
+const lines = fs.readFileSync(path.join(dir, 'events.jsonl'), 'utf8').split('\n').filter(Boolean);
+const times = lines.map((l) => JSON.parse(l).t);
+fs.rmSync(dir, { recursive: true, force: true });
+
+const native = JSON.parse(execFileSync(BENCH, ['--json', '--events', String(N)], { encoding: 'utf8' }));
+
+function must(env, what) {
+  if (!env.ok) throw new Error(`${what}: ${env.error}`);
+  return env.value;
+}
+
+// Start-up, cold: compile + instantiate, bundle load, first decision.
+const bytes = fs.readFileSync(WASM);
+let t0 = performance.now();
+const module = await WebAssembly.compile(bytes);
+const core = await loadCore(module);
+const instantiateMs = performance.now() - t0;
+const engine = core.engine();
+t0 = performance.now();
+must(engine.loadBundle(bundle), 'bundle');
+const loadMs = performance.now() - t0;
+t0 = performance.now();
+must(engine.identify(setup.user_id, setup.traits, setup.now), 'identify');
+must(engine.context(setup.context), 'context');
+must(engine.decide(['hero', 'banner', 'sidebar'], setup.now), 'decide');
+const firstDecisionMs = performance.now() - t0;
+
+// Ingest + incremental re-segmentation per event (warm-up as the native bench: 2,000 events).
+for (let i = 0; i < 2000; ++i) engine.ingest(lines[i % lines.length]);
+t0 = performance.now();
+for (let i = 0; i < N; ++i) {
+  const r = engine.ingest(lines[i % lines.length]);
+  if (!r.ok) throw new Error(r.error);
+}
+const ingestUs = ((performance.now() - t0) * 1000) / N;
+
+// An event and a 3-slot decision at its time, per event (a fresh engine, same set-up).
+const e2 = core.engine();
+must(e2.loadBundle(bundle), 'bundle');
+must(e2.identify(setup.user_id, setup.traits, setup.now), 'identify');
+must(e2.context(setup.context), 'context');
+for (let i = 0; i < 2000; ++i) e2.ingest(lines[i % lines.length]);
+const pairs = Math.max(1, Math.floor(N / 20));
+const slots = ['hero', 'banner', 'sidebar'];
+let shown = 0;
+t0 = performance.now();
+for (let i = 0; i < pairs; ++i) {
+  const k = i % lines.length;
+  e2.ingest(lines[k]);
+  shown += must(e2.decide(slots, times[k]), 'decide').decisions.length;
+}
+const eventDecideUs = ((performance.now() - t0) * 1000) / pairs;
+
+const cpu = os.cpus()[0]?.model ?? 'unknown CPU';
+const result = {
+  machine: `${cpu}, ${os.cpus().length} cores, node ${process.version}`,
+  wasm_bytes: bytes.length,
+  instantiate_ms: +instantiateMs.toFixed(2),
+  bundle_load_ms: +loadMs.toFixed(2),
+  first_decision_ms: +firstDecisionMs.toFixed(2),
+  wasm_ingest_us: +ingestUs.toFixed(2),
+  native_ingest_us: +(native.ingest_ns_per_event / 1000).toFixed(2),
+  wasm_event_and_decide_us: +eventDecideUs.toFixed(2),
+  native_event_and_decide_us: +(native.event_and_decide_3_slots_ns / 1000).toFixed(2),
+  native_bundle_load_ms: +(native.bundle_load_us / 1000).toFixed(2),
+};
+result.ingest_ratio = +(result.wasm_ingest_us / result.native_ingest_us).toFixed(2);
+result.event_and_decide_ratio =
+  +(result.wasm_event_and_decide_us / result.native_event_and_decide_us).toFixed(2);
+
+if (asJson) {
+  console.log(JSON.stringify(result));
+} else {
+  const r = result;
+  console.log(`machine: ${r.machine}`);
+  console.log('200 segments x 4 conditions, 20 metrics, 100 actions, 3 slots; ' +
+    `${N} events (wasm through js/src/host.mjs; native bench/core_bench.cpp)`);
+  console.log(`start-up (wasm, cold): compile+instantiate ${r.instantiate_ms} ms, bundle load ` +
+    `${r.bundle_load_ms} ms (native ${r.native_bundle_load_ms} ms), first decision ${r.first_decision_ms} ms`);
+  console.log('                                   wasm (node)    native    wasm/native');
+  const row = (name, w, n, ratio) =>
+    console.log(`${name.padEnd(35)}${`${w} µs`.padStart(11)}${`${n} µs`.padStart(10)}` +
+      `${`${ratio}x`.padStart(15)}`);
+  row('ingest + re-segment, per event', r.wasm_ingest_us, r.native_ingest_us, r.ingest_ratio);
+  row('ingest + decide 3 slots, per event', r.wasm_event_and_decide_us,
+    r.native_event_and_decide_us, r.event_and_decide_ratio);
+}

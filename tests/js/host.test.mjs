@@ -1,0 +1,153 @@
+// The JS host (js/src/host.mjs) over the real wasm core: every way to load it, the ABI version
+// check, the result envelope, and that bad input comes back as an error and changes nothing.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { Core, PzError, loadCore } from '../../js/src/host.mjs';
+import { PZ_WASM, ROOT } from './harness.mjs';
+
+const bytes = fs.readFileSync(PZ_WASM);
+const demoBundle = fs.readFileSync(path.join(ROOT, 'demo-site', 'bundle.json'), 'utf8');
+const T = 1793577600000; // 2026-11-02T00:00:00Z
+
+test('loads from bytes, a typed array view, a Response, a promise of one, and a compiled Module', async () => {
+  const sources = [
+    bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.length),
+    new Uint8Array(bytes),
+    new Response(bytes, { headers: { 'content-type': 'application/wasm' } }),
+    new Response(bytes), // no wasm content type: falls back to arrayBuffer()
+    Promise.resolve(new Response(bytes, { headers: { 'content-type': 'application/wasm' } })),
+    await WebAssembly.compile(bytes),
+  ];
+  for (const source of sources) {
+    const core = await loadCore(source);
+    assert.equal(core.abiVersion, 1);
+    assert.equal(core.evalLine('{"rule":{"+":[0.1,0.2]}}', 1), '{"result":0.30000000000000004}');
+  }
+});
+
+test('refuses what is not a pz core: bad bytes, HTTP errors, other ABI versions', async () => {
+  await assert.rejects(loadCore(new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0, 99])));
+  await assert.rejects(loadCore(new Response('nope', { status: 404 })), /HTTP 404/);
+  await assert.rejects(loadCore('pz_core.wasm'), PzError);
+  // A module without the ABI exports.
+  const empty = new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0]);
+  await assert.rejects(loadCore(empty), /export memory is missing/);
+  // An instance that reports another ABI version.
+  const { instance } = await WebAssembly.instantiate(bytes, {
+    env: { emscripten_notify_memory_growth() {} },
+    wasi_snapshot_preview1: { proc_exit() {} },
+  });
+  const fake = { exports: { ...instance.exports, pz_abi_version: () => 2 } };
+  assert.throws(() => new Core(fake), /ABI version 2, this host speaks 1/);
+});
+
+test('engine: bundle, events, segments, decisions, profile through the envelope', async () => {
+  const core = await loadCore(bytes);
+  const e = core.engine();
+  assert.deepEqual(e.ingest({ type: 'page_view', t: T }), { ok: false, error: 'no bundle loaded' });
+  const loaded = e.loadBundle(demoBundle);
+  assert.equal(loaded.ok, true);
+  assert.equal(loaded.value.version, JSON.parse(demoBundle).version);
+  assert.equal(loaded.value.slots, 2);
+  assert.equal(e.setIds({ anonymous_id: 'anon-1', device_id: 'dev-1' }).ok, true);
+  // Opt-in bundle: before consent nothing is kept.
+  assert.deepEqual(e.ingest({ type: 'page_view', t: T, page: { path: '/pricing' } }).value,
+    { entered: [], exited: [] });
+  const c = e.consent({ analytics: true, personalization: true }, T + 1);
+  assert.deepEqual(c.value, { necessary: true, analytics: true, personalization: true,
+    marketing: false, given: true });
+  let entered = [];
+  for (let i = 0; i < 3; ++i) {
+    entered.push(...e.ingest({ type: 'page_view', t: T + 10 + i, page: { path: '/pricing' } }).value.entered);
+  }
+  entered.push(...e.ingest({ type: 'add_to_cart', t: T + 20, props: { sku: 'run-1' } }).value.entered);
+  assert.ok(entered.includes('high_intent'), `entered ${entered}`);
+  assert.ok(e.segments().value.includes('high_intent'));
+  const d = e.decide(['hero', 'banner'], T + 30, { why: true });
+  assert.equal(d.ok, true);
+  assert.equal(d.value.decisions.length, 2);
+  assert.equal(d.value.decisions[0].slot, 'hero');
+  assert.equal(d.value.decisions[0].action, 'vip_offer');
+  assert.equal(d.value.decisions[0].why.action, 'vip_offer');
+  assert.equal(d.value.decisions[1].why.slot, 'banner');
+  assert.equal(e.decide(['hero'], T + 30).value.decisions[0].why, undefined);
+  const p = e.profile(T + 40).value;
+  assert.equal(p.anonymous_id, 'anon-1');
+  assert.equal(p.device_id, 'dev-1');
+  assert.ok(p.segments.includes('high_intent'));
+  assert.equal(typeof p.metrics, 'object');
+  assert.deepEqual(Object.keys(p.metrics), ['pricing_views', 'shoe_views', 'spend']);
+  assert.equal(p.metrics.pricing_views.total, 3);
+  assert.equal(p.counts.add_to_cart.total, 1);
+  // State moves to another engine by export/merge.
+  const state = e.exportState().value;
+  const other = core.engine();
+  other.loadBundle(demoBundle);
+  other.consent({ personalization: true }, T + 50);
+  assert.ok(other.mergeState(state, T + 50).value.entered.includes('high_intent'));
+  // Withdrawal erases.
+  const w = e.consent({ personalization: false }, T + 60);
+  assert.equal(w.value.personalization, false);
+  assert.ok(!e.segments().value.includes('high_intent'));
+  e.free();
+  other.free();
+});
+
+test('bad input is an error envelope and changes nothing', async () => {
+  const core = await loadCore(bytes);
+  const e = core.engine();
+  e.loadBundle(demoBundle);
+  e.consent({ personalization: true }, T);
+  e.ingest({ type: 'page_view', t: T, page: { path: '/' } });
+  const before = e.exportState().value;
+  const bad = [
+    e.loadBundle('{"version": 1'),
+    e.loadBundle({ version: 'x', segments: [{ id: 's', rule: { fo: 1 } }] }),
+    e.ingest('{"type":'),
+    e.ingest({ t: T }),
+    e.ingest({ type: 'x', t: 'soon' }),
+    e.ingest({ type: 'x', t: T, props: 'nope' }),
+    e.ingest({ type: 'x', t: T, props: { blob: 'x'.repeat(40000) } }),
+    e.identify('', {}, T),
+    e.identify('u', {}, NaN),
+    e.decide('hero', T),
+    e.decide(['hero'], Infinity),
+    e.decide(['hero'], T, { page: 'p' }),
+    e.feedback('nope', 'click', T),
+    e.feedback('vip_offer', 'liked', T),
+    e.consent({ tcf: 'garbage' }, T),
+    e.consent({ personalization: 'yes' }, T),
+    e.mergeState('{"components": 7}', T),
+    e.context([1]),
+    e.setIds({ anonymous_id: '' }),
+  ];
+  for (const r of bad) {
+    assert.equal(r.ok, false, JSON.stringify(r));
+    assert.equal(typeof r.error, 'string');
+    assert.ok(r.error.length > 3);
+  }
+  assert.match(bad[1].error, /segments\[0\]\.rule/);
+  assert.match(bad[3].error, /type/);
+  assert.match(bad[6].error, /32768/);
+  assert.deepEqual(e.exportState().value, before);
+  assert.equal(e.loadBundle(demoBundle).ok, true);
+  // Unknown handles and ops never trap.
+  assert.match(core.call(999, 3, '{}').error, /unknown handle 999/);
+  assert.match(core.call(e.handle, 42, '').error, /unknown op 42/);
+  e.free();
+  assert.match(e.segments().error, /unknown handle/);
+});
+
+test('large inputs grow the memory, and the scratch buffer is reused', async () => {
+  const core = await loadCore(bytes);
+  const before = core.x.memory.buffer.byteLength;
+  const big = JSON.stringify({ rule: 1, data: { blob: "x".repeat(20 << 20) } });
+  const out = core.evalLine(big, 1);
+  assert.equal(out, "{\"result\":1}");
+  assert.ok(core.x.memory.buffer.byteLength > before);
+  const scratch = core.scratch;
+  core.evalLine('{"rule":1}', 2);
+  assert.equal(core.scratch, scratch);
+});
