@@ -1,10 +1,11 @@
 #include "pz/jsnum.h"
 
+#include <algorithm>
 #include <cmath>
-#include <cstdio>
-#include <cstdlib>
 #include <cstring>
 #include <limits>
+
+#include "simdjson.h"
 
 namespace pz {
 namespace {
@@ -28,43 +29,6 @@ struct Decimal {
   int exp10;
 };
 
-// Writes `dec` as "d.ddde<exp>" (NUL-terminated) into buf, which must hold >= 32 chars.
-void write_scientific(const Decimal& dec, char* buf) {
-  char* p = buf;
-  *p++ = dec.digits[0];
-  if (dec.len > 1) {
-    *p++ = '.';
-    std::memcpy(p, dec.digits + 1, dec.len - 1);
-    p += dec.len - 1;
-  }
-  *p++ = 'e';
-  int e = dec.exp10;
-  if (e < 0) {
-    *p++ = '-';
-    e = -e;
-  }
-  if (e >= 100) *p++ = static_cast<char>('0' + e / 100);
-  if (e >= 10) *p++ = static_cast<char>('0' + e / 10 % 10);
-  *p++ = static_cast<char>('0' + e % 10);
-  *p = '\0';
-}
-
-// Produces the correctly rounded (ties-to-even) `precision`-digit decimal of positive finite `v`.
-void round_to_precision(double v, int precision, Decimal* dec) {
-  char buf[32];
-  // Output looks like "d.dddde+XX" (or "de+XX" when precision == 1).
-  std::snprintf(buf, sizeof buf, "%.*e", precision - 1, v);
-  dec->digits[0] = buf[0];
-  const char* p = buf + 1;
-  if (*p == '.') {
-    ++p;
-    std::memcpy(dec->digits + 1, p, precision - 1);
-    p += precision - 1;
-  }
-  dec->len = precision;
-  dec->exp10 = std::atoi(p + 1);  // skips 'e'
-}
-
 // Adds one unit in the last place to `dec` (carry may bump the exponent).
 void increment_last_digit(Decimal* dec) {
   int i = dec->len - 1;
@@ -80,64 +44,150 @@ void increment_last_digit(Decimal* dec) {
   }
 }
 
-// `v` correctly rounded to kLongDigits significant digits, from which every shorter correctly
-// rounded form can be derived without printing again (except for apparent ties).
-constexpr int kLongDigits = 20;
-struct LongDecimal {
-  double v;
-  Decimal dec;  // len == kLongDigits
+// The exact decimal expansion d1.d2...dlen * 10^exp10 of a positive finite double: digits[0] !=
+// '0', digits[len - 1] != '0', and every char from digits[len] on is '0'. A double is m * 2^e with
+// m < 2^53 and -1074 <= e <= 971, so it has at most 767 significant digits (m * 5^1074 < 10^767).
+struct ExactDecimal {
+  char digits[768];
+  int len;
+  int exp10;
 };
 
-// Correctly rounded `precision`-digit (< kLongDigits) decimal of lng.v. Rounding the long form
-// again is exact unless its tail is exactly "50...0" (v may be on either side of, or at, the
-// midpoint); then ask printf.
-void round_long(const LongDecimal& lng, int precision, Decimal* dec) {
-  const char* tail = lng.dec.digits + precision;
-  bool up = tail[0] > '5';
-  if (tail[0] == '5') {
-    int i = 1;
-    while (i < kLongDigits - precision && tail[i] == '0') ++i;
-    if (i == kLongDigits - precision) {
-      round_to_precision(lng.v, precision, dec);
-      return;
-    }
-    up = true;
+// Writes the exact decimal expansion of positive finite v = m * 2^e: for e >= 0 the digits of the
+// integer N = m * 2^e (< 2^1024), for e < 0 those of N = m * 5^-e, as v = N * 10^e. N is a big
+// integer in base 10^9 (86 limbs hold 774 digits): printing it needs no big division.
+void exact_decimal(double v, ExactDecimal* out) {
+  constexpr uint32_t kBase = 1000000000;
+  const uint64_t bits = double_bits(v);
+  const int biased_exp = static_cast<int>(bits >> 52);  // v > 0: no sign bit
+  uint64_t m = bits & ((uint64_t{1} << 52) - 1);
+  int e = -1074;
+  if (biased_exp != 0) {
+    m |= uint64_t{1} << 52;
+    e = biased_exp - 1075;
   }
-  std::memcpy(dec->digits, lng.dec.digits, precision);
+  while ((m & 1) == 0) {  // fewer factors of 5 to multiply in (0.5 = 1 * 2^-1)
+    m >>= 1;
+    ++e;
+  }
+  uint32_t limbs[86];  // least significant first
+  limbs[0] = static_cast<uint32_t>(m % kBase);
+  limbs[1] = static_cast<uint32_t>(m / kBase);  // m < 2^53 < 10^18
+  int size = limbs[1] != 0 ? 2 : 1;
+  for (int k = e < 0 ? -e : e; k > 0;) {
+    // Multiply by 5^13 (< 2^31) or 2^31 at a time: limb * factor + carry < 2^62.
+    const int step = std::min(k, e < 0 ? 13 : 31);
+    uint64_t factor = 1;
+    for (int i = 0; i < step; ++i) factor *= e < 0 ? 5 : 2;
+    k -= step;
+    uint64_t carry = 0;
+    for (int i = 0; i < size; ++i) {
+      const uint64_t product = limbs[i] * factor + carry;
+      limbs[i] = static_cast<uint32_t>(product % kBase);
+      carry = product / kBase;
+    }
+    for (; carry != 0; carry /= kBase) limbs[size++] = static_cast<uint32_t>(carry % kBase);
+  }
+  std::memset(out->digits, '0', sizeof out->digits);
+  int len = 0;
+  for (int i = size - 1; i >= 0; --i) {
+    char chunk[9];
+    uint32_t limb = limbs[i];
+    for (int j = 8; j >= 0; --j, limb /= 10) chunk[j] = static_cast<char>('0' + limb % 10);
+    for (char c : chunk) {
+      if (len > 0 || c != '0') out->digits[len++] = c;  // skips the top limb's leading zeros
+    }
+  }
+  out->exp10 = len - 1 + (e < 0 ? e : 0);
+  while (out->digits[len - 1] == '0') --len;
+  out->len = len;
+}
+
+// `exact` correctly rounded to `precision` (1..17) significant digits, ties to even: what
+// printf("%.*e") prints in the default rounding mode.
+void round_exact(const ExactDecimal& exact, int precision, Decimal* dec) {
+  std::memcpy(dec->digits, exact.digits, precision);
   dec->len = precision;
-  dec->exp10 = lng.dec.exp10;
-  if (up) increment_last_digit(dec);
+  dec->exp10 = exact.exp10;
+  const char next = exact.digits[precision];
+  const bool tie = next == '5' && exact.len == precision + 1;  // no trailing zeros: else above
+  const bool odd = (dec->digits[precision - 1] - '0') % 2 != 0;
+  if (next > '5' || (next == '5' && (!tie || odd))) increment_last_digit(dec);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Decimal to double.
+
+// simdjson's from_chars keeps this many significant digits, and whether any nonzero digit was cut
+// off; that decides the rounding exactly (a midpoint between two doubles has at most 767 digits).
+constexpr int kKeptDigits = 768;
+
+// The double nearest to 0.D * 10^point (ties to even), D being the n digits at buf (n <=
+// kKeptDigits + 1, buf[0] != '0' unless n == 0). buf must have room for 8 more chars.
+double digits_value(char* buf, int n, int64_t point) {
+  // 0.D * 10^point < 10^-325 rounds to 0; >= 10^309 overflows (DBL_MAX < 1.8e308).
+  if (n == 0 || point < -324) return 0;
+  if (point > 309) return std::numeric_limits<double>::infinity();
+  int exp = static_cast<int>(point) - n;  // value = D * 10^exp, exp in [-1093, 309]
+  uint64_t d = 0;
+  for (int i = 0; i < n && i < 19; ++i) d = d * 10 + static_cast<uint64_t>(buf[i] - '0');
+  if (n <= 19 && d <= uint64_t{1} << 53 && exp >= -22 && exp <= 22) {
+    // Clinger's fast path: D and 10^|exp| are exact doubles, so one binary64 operation (SSE2,
+    // wasm; not x87) rounds correctly.
+    double scale = 1;
+    for (int i = 0; i < exp || i < -exp; ++i) scale *= 10;
+    return exp < 0 ? static_cast<double>(d) / scale : static_cast<double>(d) * scale;
+  }
+  // Given as [1-9][0-9]* 'e' '-'? [0-9]+, the one spelling from_chars(first, end) surely reads
+  // right: it reads "1." as 0.1, and zeros after a '.' past `end`.
+  char* p = buf + n;
+  *p++ = 'e';
+  if (exp < 0) {
+    *p++ = '-';
+    exp = -exp;
+  }
+  char* const exp_begin = p;
+  do {
+    *p++ = static_cast<char>('0' + exp % 10);
+    exp /= 10;
+  } while (exp != 0);
+  std::reverse(exp_begin, p);
+  return simdjson::internal::from_chars(buf, p);
+}
+
+// The double that reads back from `dec`.
+double decimal_to_double(const Decimal& dec) {
+  char buf[sizeof dec.digits + 8];
+  std::memcpy(buf, dec.digits, dec.len);
+  return digits_value(buf, dec.len, dec.exp10 + 1);
 }
 
 // True if some `precision`-digit decimal reads back as v (positive, finite); stores the closest
 // such decimal in *dec. `asymmetric` means v is a power of two whose lower neighbour is closer than
 // the upper one, so the rounding interval is narrower below v: then the correctly rounded decimal
 // may fall just outside below while its upper neighbour still reads back as v.
-bool find_round_trip(const LongDecimal& lng, int precision, bool asymmetric, Decimal* dec) {
-  char buf[32];
-  round_long(lng, precision, dec);
-  write_scientific(*dec, buf);
-  const double back = std::strtod(buf, nullptr);
-  if (back == lng.v) return true;
-  if (!asymmetric || back > lng.v) return false;
+bool find_round_trip(double v, const ExactDecimal& exact, int precision, bool asymmetric,
+                     Decimal* dec) {
+  round_exact(exact, precision, dec);
+  const double back = decimal_to_double(*dec);
+  if (back == v) return true;
+  if (!asymmetric || back > v) return false;
   increment_last_digit(dec);
-  write_scientific(*dec, buf);
-  return std::strtod(buf, nullptr) == lng.v;
+  return decimal_to_double(*dec) == v;
 }
 
 // Shortest round-trip decimal of positive finite `v`, closest to v among those.
 // "Some k-digit decimal round-trips" is monotonic in k (append a zero) and holds for k = 17, so
-// this is a search over k in [1, 17]. The first probe is a guess from the long form: if its digits
+// this is a search over k in [1, 17]. The first probe is a guess from the exact digits: if those
 // from position k through 16 are all 0s or all 9s, k digits probably suffice (e.g. 12.34 ->
-// "12340000000000000342"); otherwise 16. Then the guess's neighbour, then bisection. Typical
-// values need 1-2 probes (one strtod each, two for powers of two), never more than 6.
+// "12339999999999999857..."); otherwise 16. Then the guess's neighbour, then bisection. Typical
+// values need 1-2 probes (one decimal-to-double each, two for powers of two), never more than 6.
 Decimal shortest_decimal(double v) {
   const uint64_t bits = double_bits(v);
   const bool asymmetric = (bits & ((uint64_t{1} << 52) - 1)) == 0 && (bits >> 52) > 1;
-  LongDecimal lng;
-  lng.v = v;
-  round_to_precision(v, kLongDigits, &lng.dec);
-  const char* d = lng.dec.digits;
+  ExactDecimal exact;
+  exact_decimal(v, &exact);
+  const char* d = exact.digits;
   int guess = 16;
   for (int k = 1; k < 16; ++k) {
     if (d[k] != '0' && d[k] != '9') continue;
@@ -162,7 +212,7 @@ Decimal shortest_decimal(double v) {
     } else {
       k = (lo + hi) / 2;
     }
-    if (find_round_trip(lng, k, asymmetric, &candidate)) {
+    if (find_round_trip(v, exact, k, asymmetric, &candidate)) {
       best = candidate;
       have_best = true;
       hi = k;
@@ -170,7 +220,7 @@ Decimal shortest_decimal(double v) {
       lo = k + 1;
     }
   }
-  if (!have_best) round_long(lng, 17, &best);  // 17 correctly rounded digits always round-trip
+  if (!have_best) round_exact(exact, 17, &best);  // 17 correctly rounded digits always round-trip
   while (best.len > 1 && best.digits[best.len - 1] == '0') --best.len;
   return best;
 }
@@ -291,16 +341,46 @@ DecimalPrefix scan_decimal_prefix(std::string_view s) {
   return r;
 }
 
-// Value of a validated decimal literal prefix (not "Infinity").
+// Value of a validated decimal literal prefix (not "Infinity"): [+-]? digits? ('.' digits?)?
+// ([eE] [+-]? digits)? with at least one mantissa digit.
 double decimal_value(std::string_view literal) {
-  char small[128];
-  if (literal.size() < sizeof small) {
-    std::memcpy(small, literal.data(), literal.size());
-    small[literal.size()] = '\0';
-    return std::strtod(small, nullptr);
+  char buf[kKeptDigits + 1 + 8];
+  int n = 0;            // significant digits kept in buf
+  bool sticky = false;  // a nonzero digit beyond those
+  int64_t point = 0;    // literal = 0.D * 10^point, D = the significant digits
+  bool after_dot = false;
+  size_t i = 0;
+  const bool negative = literal[0] == '-';
+  if (negative || literal[0] == '+') ++i;
+  for (; i < literal.size() && literal[i] != 'e' && literal[i] != 'E'; ++i) {
+    const char c = literal[i];
+    if (c == '.') {
+      after_dot = true;
+    } else if (n == 0 && c == '0') {
+      if (after_dot) --point;  // leading zero
+    } else {
+      if (!after_dot) ++point;
+      if (n < kKeptDigits) {
+        buf[n++] = c;
+      } else {
+        sticky |= c != '0';
+      }
+    }
   }
-  const std::string copy(literal);
-  return std::strtod(copy.c_str(), nullptr);
+  if (i < literal.size()) {
+    ++i;  // 'e'
+    const bool negative_exp = literal[i] == '-';
+    if (negative_exp || literal[i] == '+') ++i;
+    // Saturates far beyond any string length, so that point + exp keeps its sign.
+    int64_t exp = 0;
+    for (; i < literal.size(); ++i) {
+      if (exp < int64_t{1} << 50) exp = exp * 10 + (literal[i] - '0');
+    }
+    point += negative_exp ? -exp : exp;
+  }
+  if (sticky) buf[n++] = '1';  // stands for all the cut-off digits
+  const double magnitude = digits_value(buf, n, point);
+  return negative ? -magnitude : magnitude;
 }
 
 double prefix_value(std::string_view s, const DecimalPrefix& p) {

@@ -201,6 +201,20 @@ TEST(JsNumParse, Table) {
       {"1E-2", 0.01, 0.01},
       {"0.30000000000000004", 0.30000000000000004, 0.30000000000000004},
       {"2.2250738585072011e-308", 2.225073858507201e-308, 2.225073858507201e-308},
+      // Half of the smallest subnormal is 2.4703282292062327208...e-324 (a tie goes to 0, even).
+      {"2.4703282292062327e-324", 0, 0},
+      {"2.4703282292062328e-324", 5e-324, 5e-324},
+      {"-2.4703282292062328e-324", -5e-324, -5e-324},
+      {"1.7976931348623158e308", 1.7976931348623157e308, 1.7976931348623157e308},
+      {"1.7976931348623159e308", kInf, kInf},  // above DBL_MAX + half an ulp
+      {"0.1e310", kInf, kInf},
+      {"9007199254740993", 9007199254740992.0, 9007199254740992.0},  // tie -> even
+      {"9007199254740995", 9007199254740996.0, 9007199254740996.0},  // tie -> even (up)
+      {"18446744073709551615", 18446744073709551616.0, 18446744073709551616.0},
+      {"-00.00e5", -0.0, -0.0},
+      {"0e99999999999", 0, 0},
+      {"+.5e-3", 0.0005, 0.0005},
+      {"123456789012345678901234567890e-10", 12345678901234567890.0, 12345678901234567890.0},
   };
   for (const ParseCase& c : cases) {
     const std::string shown(c.text);
@@ -209,9 +223,26 @@ TEST(JsNumParse, Table) {
     EXPECT_TRUE(same_number(js_parse_float(c.text), c.parse_float))
         << "parseFloat(\"" << shown << "\") = " << js_parse_float(c.text);
   }
-  // Long inputs (heap path of the parser) and long hex.
+  // Long inputs and long hex.
   const std::string long_decimal = "0." + std::string(300, '0') + "1e301";
   EXPECT_EQ(js_string_to_number(long_decimal), 1.0);
+  // The exponent and the position of the point add up before anything is rounded.
+  EXPECT_EQ(js_string_to_number("0." + std::string(700000, '0') + "1e700005"), 10000);
+  EXPECT_EQ(js_parse_float("1" + std::string(700000, '0') + "e-700000x"), 1);
+  EXPECT_EQ(js_string_to_number("1" + std::string(700000, '0') + "e-99999999999999999999"), 0);
+  EXPECT_EQ(js_string_to_number("0." + std::string(700000, '0') + "1e99999999999999999999"), kInf);
+  // More digits than any midpoint has (767): only whether a nonzero digit follows matters.
+  const std::string ones(1000, '1');
+  EXPECT_EQ(js_string_to_number(ones + "e-1000"), 0.1111111111111111);
+  EXPECT_EQ(js_string_to_number("1." + std::string(5000, '0') + "1"), 1.0);
+  EXPECT_EQ(js_string_to_number("1.00000000000000011102230246251565404236316680908203125"),
+            1.0);  // exactly 1 + 2^-53: tie -> even
+  EXPECT_EQ(js_string_to_number("1.00000000000000011102230246251565404236316680908203125" +
+                                std::string(2000, '0') + "1"),
+            1.0000000000000002);
+  EXPECT_EQ(js_string_to_number("1.00000000000000011102230246251565404236316680908203124" +
+                                std::string(2000, '9')),
+            1.0);
   EXPECT_EQ(js_string_to_number("0x" + std::string(256, 'f')), kInf);
   EXPECT_EQ(js_string_to_number("0x" + std::string(255, 'f')), std::ldexp(1.0, 1020));
   EXPECT_EQ(js_string_to_number("0x" + std::string(13, 'f') + "8" + std::string(242, '0')),
@@ -472,6 +503,88 @@ for (let i = 0; i < N; i++) {
 process.stdout.write(out.join("\n") + "\n");
 )JS";
 
+// Prints "<bits> <String(x)>" for a fixed list of hard doubles (N and SEED only vary the random
+// parts): every power of two and its neighbours, subnormals, DBL_MAX, integers near 2^53 and 2^64,
+// powers of ten, and values whose exact decimal expansion ends in a 5 right after digit p
+// (p = 1..20), so that rounding to p digits is an exact tie.
+constexpr const char* kJsHardNumbers = R"JS(
+const xs = [];
+for (let be = 0; be < 2047; be++) {
+  for (let d = -2; d <= 2; d++) xs.push(nudge(fromBits(be * 0x100000, 0), d));
+}
+for (let k = 0; k < 52; k++) xs.push(fromBits(0, 0) + Math.pow(2, -1074 + k));
+for (let i = 0; i < 200; i++) xs.push(fromBits(rnd() & 0xfffff, rnd()), fromBits(0, rnd() >>> pick(32)));
+for (const c of [5e-324, 2.2250738585072014e-308, 1.7976931348623157e308, Math.pow(2, 53),
+                 Math.pow(2, 64), Math.pow(2, 63), 1e21, 1e17, 1e16, 1e22, 1e23]) {
+  for (let d = -64; d <= 64; d++) xs.push(nudge(c, d));
+}
+for (let k = -325; k <= 308; k++) for (let d = -2; d <= 2; d++) xs.push(nudge(Number("1e" + k), d));
+for (let p = 1; p <= 20; p++) {
+  for (let i = 0; i < 100; i++) {
+    // N = j * 5^t with p + 1 digits, j odd: N * 10^-t = j * 2^-t is a double ending in 5.
+    const t = 1 + pick(Math.floor((p + 1) * Math.log(10) / Math.log(5)));
+    const lo = 10n ** BigInt(p) / 5n ** BigInt(t) + 1n, hi = 10n ** BigInt(p + 1) / 5n ** BigInt(t);
+    if (hi <= lo) continue;
+    let j = lo + BigInt(Math.floor(frac() * Number(hi - lo)));
+    if (j % 2n === 0n) j += 1n;
+    if (j >= hi || j >= 2n ** 53n) continue;
+    const x = Number(j) / Math.pow(2, t);
+    // And the integer (10q + 5) * 10^r, when it is a double.
+    const q = 10n ** BigInt(p - 1) + BigInt(Math.floor(frac() * 9 * Math.pow(10, p - 1)));
+    const n = (10n * q + 5n) * 10n ** BigInt(pick(4));
+    const y = Number(n);
+    xs.push(x, x * Math.pow(2, pick(40)));
+    if (Number.isFinite(y) && BigInt(y) === n) xs.push(y);
+  }
+}
+process.stdout.write(xs.filter(x => x > 0).map(x => hex(x) + " " + String(x)).join("\n") + "\n");
+)JS";
+
+// Prints "<bits of Number(s)> <s>" for decimal strings at and around the exact midpoint between a
+// random double and the next one up: the midpoint itself (a tie), followed by zeros, by zeros and
+// a 1 past the 768th digit, just below it, in several spellings; and random long digit strings.
+constexpr const char* kJsHardStrings = R"JS(
+function midpoint(x) {  // [digits, exp10]: the exact midpoint as digits * 10^exp10
+  dv.setFloat64(0, x);
+  const b = dv.getBigUint64(0);
+  let e = Number(b >> 52n), m = b & ((1n << 52n) - 1n);
+  if (e === 0) e = 1; else m |= 1n << 52n;
+  const k = e - 1075 - 1, n = 2n * m + 1n;  // midpoint = (2m + 1) * 2^k
+  return k >= 0 ? [(n << BigInt(k)).toString(), 0] : [(n * 5n ** BigInt(-k)).toString(), k];
+}
+const out = [];
+function emit(s) { out.push(hex(Number(s)) + " " + s); }
+for (let i = 0; i < N; i++) {
+  let x;
+  switch (pick(4)) {
+    case 0: x = fromBits(rnd() & 0xfffff, rnd()); break;
+    case 1: x = nudge(fromBits((1 + pick(2046)) * 0x100000, 0), pick(3) - 1); break;
+    case 2: x = nudge(1.7976931348623157e308, -pick(2)); break;
+    default: do { x = Math.abs(fromBits(rnd(), rnd())); } while (!Number.isFinite(x));
+  }
+  if (x === 0) continue;
+  const [d, e] = midpoint(x);
+  const z = [0, 1, 10, 700, 800][pick(5)];
+  const sign = ["", "-", "+"][pick(3)];
+  emit(sign + d + "e" + e);
+  emit(sign + d + "0".repeat(z) + "1e" + (e - z - 1));
+  emit(sign + d + "0".repeat(z) + "e" + (e - z));
+  const below = String(BigInt(d) - 1n);
+  emit(sign + below + "9".repeat(z) + "e" + (e - z));
+  const lz = pick(3);
+  emit(sign + "0." + "0".repeat(lz) + d + "E" + (e + d.length + lz));
+  emit(sign + "0".repeat(pick(3)) + d.slice(0, 1) + "." + d.slice(1) + "e" + (e + d.length - 1));
+}
+for (let i = 0; i < N; i++) {
+  const n = [20, 100, 767, 768, 769, 1500][pick(6)];
+  let s = String(1 + pick(9)) + digits(n - 1);
+  if (pick(2)) s = s.slice(0, 1 + pick(n)) + "." + s.slice(1 + pick(n));
+  if (s.endsWith(".") && pick(2)) s += "5";
+  emit(s + "e" + (pick(800) - 400 - (pick(2) ? n : 0)));
+}
+process.stdout.write(out.join("\n") + "\n");
+)JS";
+
 TEST(JsNumDifferential, FormatMatchesNode) {
   require_node();
   if (HasFatalFailure()) return;
@@ -537,6 +650,79 @@ TEST(JsNumDifferential, ParseMatchesNode) {
     }
   }
   EXPECT_EQ(failures, 0) << "of " << lines.size() << " random strings";
+}
+
+TEST(JsNumDifferential, HardNumbersMatchNode) {
+  require_node();
+  if (HasFatalFailure()) return;
+  std::string output;
+  ASSERT_TRUE(run_node(make_script(kJsHardNumbers, 0, 99u), &output));
+  const std::vector<std::string_view> lines = split_lines(output);
+  ASSERT_GT(lines.size(), 15000u);
+  int failures = 0;
+  std::string formatted;
+  for (std::string_view line : lines) {
+    double x;
+    ASSERT_TRUE(line.size() > 17 && line[16] == ' ' && parse_bits(line.substr(0, 16), &x))
+        << "bad line: " << line;
+    const std::string_view expected = line.substr(17);
+    formatted.clear();
+    append_js_number(formatted, x);
+    const bool ok = formatted == expected && same_number(js_string_to_number(expected), x);
+    if (!ok && ++failures <= 20) {
+      ADD_FAILURE() << "bits " << line.substr(0, 16) << ": node \"" << expected << "\", ours \""
+                    << formatted << "\", Number(node string) bits "
+                    << hex_bits(js_string_to_number(expected));
+    }
+  }
+  EXPECT_EQ(failures, 0) << "of " << lines.size() << " hard doubles";
+}
+
+TEST(JsNumDifferential, MidpointsAndLongStringsMatchNode) {
+  require_node();
+  if (HasFatalFailure()) return;
+  constexpr int kCount = 1000;
+  std::string output;
+  ASSERT_TRUE(run_node(make_script(kJsHardStrings, kCount, 4242u), &output));
+  const std::vector<std::string_view> lines = split_lines(output);
+  ASSERT_GT(lines.size(), static_cast<size_t>(6 * kCount));
+  int failures = 0;
+  for (std::string_view line : lines) {
+    double want;
+    ASSERT_TRUE(line.size() > 17 && line[16] == ' ' && parse_bits(line.substr(0, 16), &want))
+        << "bad line: " << line.substr(0, 100);
+    const std::string_view text = line.substr(17);
+    const double number = js_string_to_number(text);
+    const double parse_float = js_parse_float(text);
+    if (!(same_number(number, want) && same_number(parse_float, want)) && ++failures <= 20) {
+      ADD_FAILURE() << "Number(\"" << text << "\") (" << text.size() << " chars): node "
+                    << hex_bits(want) << ", ours " << hex_bits(number) << ", parseFloat "
+                    << hex_bits(parse_float);
+    }
+  }
+  EXPECT_EQ(failures, 0) << "of " << lines.size() << " strings";
+}
+
+// Every double reads back from its String() (no node needed): random bit patterns.
+TEST(JsNumRoundTrip, RandomBitPatterns) {
+  uint64_t state = 0x9E3779B97F4A7C15u;
+  int failures = 0;
+  std::string text;
+  for (int i = 0; i < 100000; ++i) {
+    state ^= state << 13;  // xorshift64
+    state ^= state >> 7;
+    state ^= state << 17;
+    const double x = from_bits(state);
+    if (std::isnan(x)) continue;
+    text.clear();
+    append_js_number(text, x);
+    const double back = js_string_to_number(text);
+    if (!same_number(back, x == 0 ? 0.0 : x) && ++failures <= 20) {
+      ADD_FAILURE() << "bits " << hex_bits(x) << ": \"" << text << "\" reads back as "
+                    << hex_bits(back);
+    }
+  }
+  EXPECT_EQ(failures, 0);
 }
 
 }  // namespace

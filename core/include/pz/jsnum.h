@@ -1,7 +1,8 @@
 // JavaScript Number <-> string conversions with exact ECMAScript semantics.
 //
-// All functions are pure and thread-safe. They rely on snprintf/strtod and therefore assume the
-// process runs in the "C" numeric locale (decimal point '.'), which is the default.
+// All functions are pure and thread-safe, and independent of the C locale: they use neither printf
+// nor strtod (formatting works on the exact decimal expansion of the double; decimal strings are
+// read with simdjson's correctly rounding from_chars).
 #ifndef PZ_JSNUM_H_
 #define PZ_JSNUM_H_
 
