@@ -48,6 +48,13 @@ fi
 case "$WERROR" in 1|ON|on|true|yes) WERROR=ON ;; *) WERROR=OFF ;; esac
 
 start=$(date +%s)
+# A build directory configured from another source directory (before the root project built
+# the wasm, it was configured from wasm/) cannot be reused: start it afresh.
+if [[ -f "$BUILD_DIR/CMakeCache.txt" ]] &&
+   ! grep -qx "CMAKE_HOME_DIRECTORY:INTERNAL=$ROOT" "$BUILD_DIR/CMakeCache.txt"; then
+  echo "== $BUILD_DIR was configured from another source directory: removing it"
+  rm -rf "$BUILD_DIR"
+fi
 echo "== configure ($BUILD_DIR, $OPT)"
 emcmake cmake -S "$ROOT" -B "$BUILD_DIR" \
   -DCMAKE_BUILD_TYPE=Release \
