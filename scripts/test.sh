@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Every test: installs what is missing, builds, runs GoogleTest (core), the node tests
-# (differential JsonLogic against json-logic-js, vectors), the wasm compile-and-link check, and
-# the sanitizer build of the core tests. Exits non-zero on the first failure.
+# Every test: installs what is missing, builds, runs GoogleTest (core), the wasm build with its
+# import check, the JS SDK build with its size report, the node tests (host, CLI parity on every
+# vector, differential JsonLogic and TCF on native and wasm, the browser runtime on jsdom), the
+# wasm/native benchmark (printed), short fuzz runs, and the sanitizer build of the core tests.
+# Exits non-zero on the first failure.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 jobs=$(nproc)
@@ -20,12 +22,19 @@ ctest --test-dir build --output-on-failure -j"$jobs"
 echo "== wasm build (Emscripten) + import check"
 scripts/build-wasm.sh
 
-echo "== node tests (native CLI, wasm host, wasm CLI parity)"
+echo "== JS SDK build (esbuild: loader stub, runtime, wasm copy into js/dist)"
 export PZ_WASM="$PWD/build-wasm/pz_core.wasm"
+node scripts/build-js.mjs
+node bench/size.mjs --check-loader
+
+echo "== node tests (native CLI, wasm host, wasm CLI parity, browser runtime on jsdom)"
 PZ_BIN="$PWD/build/pz" node --test tests/js/
 
 echo "== differential tests again, through the wasm CLI (node js/bin/pz.mjs)"
 PZ_BIN="$PWD/js/bin/pz-wasm" node --test tests/js/jsonlogic_diff.test.mjs tests/js/tcf_diff.test.mjs
+
+echo "== wasm in node vs native, same inputs (measured and printed, never asserted)"
+node bench/wasm_bench.mjs --events 20000
 
 echo "== libFuzzer: every parser entry point, 20 s each"
 scripts/fuzz.sh 20

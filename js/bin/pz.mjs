@@ -8,6 +8,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadCore } from '../src/host.mjs';
+import { Simulator, evalLine, tcf, validate } from '../src/cli.mjs';
 
 const USAGE =
   'usage: pz <command> [args]\n' +
@@ -71,7 +72,7 @@ async function runEval(core) {
   await forEachStdinLine((line) => {
     ++lineNo;
     if (isBlank(line)) return;
-    write(Buffer.from(core.evalLine(line, lineNo)));
+    write(Buffer.from(evalLine(core, line, lineNo)));
   });
   return 0;
 }
@@ -98,7 +99,7 @@ async function runSimulate(core, args, explain) {
     process.stderr.write(`pz simulate: cannot read ${bundlePath}\n`);
     return 2;
   }
-  const sim = core.simulator();
+  const sim = new Simulator(core);
   const init = sim.init(bundle, id, explain);
   if (!init.ok) {
     process.stderr.write(`pz simulate: ${bundlePath}: invalid bundle\n${init.error}`);
@@ -122,7 +123,7 @@ function runValidate(core, args) {
     process.stderr.write(`pz validate: cannot read ${args[0]}\n`);
     return 2;
   }
-  const { code, out: text } = core.validate(bundle, args[0]);
+  const { code, out: text } = validate(core, bundle, args[0]);
   process.stdout.write(text);
   return code;
 }
@@ -135,11 +136,11 @@ async function runTcf(core, args) {
   if (args[0] === '-') {
     await forEachStdinLine((line) => {
       if (line.length && line[line.length - 1] === 0x0d) line = line.subarray(0, line.length - 1);
-      write(Buffer.from(core.tcf(line).out));
+      write(Buffer.from(tcf(core, line).out));
     });
     return 0;
   }
-  const { code, out: text } = core.tcf(args[0]);
+  const { code, out: text } = tcf(core, args[0]);
   write(Buffer.from(text));
   return code;
 }

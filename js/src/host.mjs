@@ -24,7 +24,7 @@ export class PzError extends Error {
 }
 
 const encoder = new TextEncoder();
-const decoder = new TextDecoder();
+export const decoder = new TextDecoder();
 
 /**
  * Instantiates the core.
@@ -117,53 +117,6 @@ export class Core {
   engine() {
     return new Engine(this, this.x.pz_engine_new());
   }
-
-  /** `pz eval` of one line: the output line, without newline. */
-  evalLine(line, lineNo) {
-    return decoder.decode(this.callRaw(0, Op.CLI_EVAL, line, '', lineNo)[1]);
-  }
-
-  /** `pz tcf`: {code, out} with out the JSON text (no newline). */
-  tcf(tcString) {
-    const [rc, out] = this.callRaw(0, Op.CLI_TCF, tcString);
-    return { code: rc === Rc.OK ? 0 : 1, out: decoder.decode(out) };
-  }
-
-  /** `pz validate`: {code, out}. */
-  validate(bundleBytes, fileName) {
-    const [rc, out] = this.callRaw(0, Op.CLI_VALIDATE, bundleBytes, fileName);
-    return { code: rc === Rc.OK ? 0 : 1, out: decoder.decode(out) };
-  }
-
-  /** A `pz simulate` / `pz explain` visitor. */
-  simulator() {
-    return new Simulator(this, this.x.pz_sim_new());
-  }
-}
-
-/** `pz simulate`: lines in, output bytes out (exactly what the native CLI prints). */
-export class Simulator {
-  constructor(core, handle) {
-    this.core = core;
-    this.handle = handle;
-  }
-
-  /** Loads the bundle: {ok: true} or {ok: false, error: the `pz validate`-style error text}. */
-  init(bundleBytes, anonymousId = 'sim', explain = false) {
-    const [rc, out] = this.core.callRaw(this.handle, Op.SIM_INIT, bundleBytes, anonymousId,
-      explain ? 1 : 0);
-    return rc === Rc.OK ? { ok: true } : { ok: false, error: decoder.decode(out) };
-  }
-
-  /** One input line (bytes or string): the output bytes (a copy), or null when it prints nothing. */
-  feed(line, lineNo) {
-    const [rc, out] = this.core.callRaw(this.handle, Op.SIM_FEED, line, '', lineNo);
-    return rc === Rc.NOTHING ? null : out.slice();
-  }
-
-  free() {
-    this.core.x.pz_release(this.handle);
-  }
 }
 
 const json = (v) => (typeof v === 'string' ? v : JSON.stringify(v));
@@ -178,40 +131,40 @@ export class Engine {
     this.handle = handle;
   }
 
-  #call(op, input, now = 0) {
+  _call(op, input, now = 0) {
     return this.core.call(this.handle, op, input, now);
   }
 
   /** Loads a bundle (JSON text or object); a rejected bundle keeps the previous one. */
-  loadBundle(bundle) { return this.#call(Op.LOAD_BUNDLE, json(bundle)); }
+  loadBundle(bundle) { return this._call(Op.LOAD_BUNDLE, json(bundle)); }
   /** Sets {anonymous_id, device_id}. */
-  setIds(ids) { return this.#call(Op.SET_IDS, json(ids)); }
+  setIds(ids) { return this._call(Op.SET_IDS, json(ids)); }
   /** Ingests one event {type, t, id?, props?, page?} (its time is its t): {entered, exited}. */
-  ingest(event) { return this.#call(Op.INGEST, json(event)); }
+  ingest(event) { return this._call(Op.INGEST, json(event)); }
   /** Brings segments up to `now` (windows move with time): {entered, exited}. */
-  evaluate(now) { return this.#call(Op.EVALUATE, '', now); }
+  evaluate(now) { return this._call(Op.EVALUATE, '', now); }
   /** Sets the user id and merges traits: {entered, exited}. */
-  identify(userId, traits, now) { return this.#call(Op.IDENTIFY, json({ user_id: userId, traits }), now); }
+  identify(userId, traits, now) { return this._call(Op.IDENTIFY, json({ user_id: userId, traits }), now); }
   /** Sets the host context (device, locale, geo…). */
-  context(context) { return this.#call(Op.CONTEXT, json(context)); }
+  context(context) { return this._call(Op.CONTEXT, json(context)); }
   /** Applies a consent object; value: the consent state {necessary, analytics, personalization, marketing, given}. */
-  consent(consent, now) { return this.#call(Op.CONSENT, json(consent), now); }
+  consent(consent, now) { return this._call(Op.CONSENT, json(consent), now); }
   /** Decides slots: value {segments, decisions: [{slot, action, content, why?}]}. */
   decide(slots, now, { page, context, why } = {}) {
-    return this.#call(Op.DECIDE, json({ slots, page, context, why: why ? true : undefined }), now);
+    return this._call(Op.DECIDE, json({ slots, page, context, why: why ? true : undefined }), now);
   }
   /** Records feedback {action, outcome: impression|click|conversion|dismiss}. */
-  feedback(action, outcome, now) { return this.#call(Op.FEEDBACK, json({ action, outcome }), now); }
+  feedback(action, outcome, now) { return this._call(Op.FEEDBACK, json({ action, outcome }), now); }
   /** The sorted segment ids the visitor is in. */
-  segments() { return this.#call(Op.SEGMENTS, ''); }
+  segments() { return this._call(Op.SEGMENTS, ''); }
   /** The mergeable profile state (docs/sync.md). */
-  exportState() { return this.#call(Op.EXPORT, ''); }
+  exportState() { return this._call(Op.EXPORT, ''); }
   /** Merges a profile state (JSON text or object): {entered, exited}. */
-  mergeState(state, now) { return this.#call(Op.MERGE, json(state), now); }
+  mergeState(state, now) { return this._call(Op.MERGE, json(state), now); }
   /** Erases the profile (records the erasure epoch): {entered, exited}. */
-  erase(now) { return this.#call(Op.ERASE, '', now); }
+  erase(now) { return this._call(Op.ERASE, '', now); }
   /** The profile for a debug panel: ids, traits, metrics, segments, consent. */
-  profile(now) { return this.#call(Op.PROFILE, '', now); }
+  profile(now) { return this._call(Op.PROFILE, '', now); }
 
   free() { this.core.x.pz_release(this.handle); }
 }

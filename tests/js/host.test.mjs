@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { Core, PzError, loadCore } from '../../js/src/host.mjs';
+import { evalLine } from '../../js/src/cli.mjs';
 import { PZ_WASM, ROOT } from './harness.mjs';
 
 const bytes = fs.readFileSync(PZ_WASM);
@@ -23,7 +24,7 @@ test('loads from bytes, a typed array view, a Response, a promise of one, and a 
   for (const source of sources) {
     const core = await loadCore(source);
     assert.equal(core.abiVersion, 1);
-    assert.equal(core.evalLine('{"rule":{"+":[0.1,0.2]}}', 1), '{"result":0.30000000000000004}');
+    assert.equal(evalLine(core, '{"rule":{"+":[0.1,0.2]}}', 1), '{"result":0.30000000000000004}');
   }
 });
 
@@ -144,10 +145,10 @@ test('large inputs grow the memory, and the scratch buffer is reused', async () 
   const core = await loadCore(bytes);
   const before = core.x.memory.buffer.byteLength;
   const big = JSON.stringify({ rule: 1, data: { blob: "x".repeat(20 << 20) } });
-  const out = core.evalLine(big, 1);
+  const out = evalLine(core, big, 1);
   assert.equal(out, "{\"result\":1}");
   assert.ok(core.x.memory.buffer.byteLength > before);
   const scratch = core.scratch;
-  core.evalLine('{"rule":1}', 2);
+  evalLine(core, '{"rule":1}', 2);
   assert.equal(core.scratch, scratch);
 });

@@ -317,7 +317,7 @@ int32_t engine_op(Handle& h, int32_t op, std::string_view in, double num) {
       e.evaluate(now);
       pz::Value p = e.profile().to_value();
       std::vector<pz::Member> m(p.as_object().begin(), p.as_object().end());
-      // Metrics and counts keyed by their names, for a debug panel.
+      // Metrics, counts and exposures keyed by their names, for a debug panel.
       const pz::Bundle& b = e.bundle();
       auto by_name = [](pz::Value& list, const auto& defs, auto name_of) {
         if (!list.is_array() || list.as_array().size() != defs.size()) return;
@@ -332,6 +332,8 @@ int32_t engine_op(Handle& h, int32_t op, std::string_view in, double num) {
           by_name(f.second, b.metrics, [](const pz::MetricDef& d) { return d.id; });
         } else if (f.first == "counts") {
           by_name(f.second, b.event_types, [](const std::string& type) { return type; });
+        } else if (f.first == "exposures") {
+          by_name(f.second, b.actions, [](const pz::ActionDef& d) { return d.id; });
         }
       }
       const std::string& device = e.profile().device_id;

@@ -1,0 +1,253 @@
+// Public types of the pz browser runtime (js/src/runtime/index.mjs; built to js/dist/pz.js and
+// js/dist/pz.mjs). Every method catches its own errors: nothing throws into the page, promises
+// never reject (they resolve to undefined on failure), and failures are reported through
+// console.warn and on('error').
+
+/** A JSON value. */
+export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
+
+/** The page of an event (taken when the event is made). */
+export interface PageInfo {
+  url: string;
+  path: string;
+  /** The document's referrer for the first view, the previous URL for SPA views. */
+  referrer: string;
+  title: string;
+}
+
+/** What the runtime feeds to the core for every event. */
+export interface PzEvent {
+  type: string;
+  /** ms since the epoch, from options.now. */
+  t: number;
+  /** A random message id (deduplication). */
+  id: string;
+  props: Record<string, Json>;
+  page: PageInfo;
+}
+
+/**
+ * Decision content: a string (→ textContent) or an object (fields, html, attrs, template
+ * values).
+ */
+export type Content =
+  | string
+  | number
+  | null
+  | ({
+      /** HTML, inserted after allowlist sanitizing. */
+      html?: string;
+      /**
+       * Attributes for the slot element: class, alt, title, aria-*, data-* (not data-pz-*),
+       * href/src (http(s) or relative URLs only).
+       */
+      attrs?: Record<string, string | number | boolean | null>;
+    } & { [field: string]: Json | undefined });
+
+/** One slot's decision. */
+export interface Decision {
+  slot: string;
+  /** The action shown, or null for the slot's default. */
+  action: string | null;
+  content: Content;
+}
+
+/** The consent state (docs/consent.md). */
+export interface ConsentState {
+  necessary: true;
+  analytics: boolean;
+  personalization: boolean;
+  marketing: boolean;
+  /** A consent signal has been received (else the bundle's consent.mode decides). */
+  given: boolean;
+}
+
+/** A consent object for pz.consent(): purpose booleans and/or sources. */
+export interface ConsentInput {
+  analytics?: boolean;
+  personalization?: boolean;
+  marketing?: boolean;
+  necessary?: true;
+  /** An IAB TCF v2.2 TC string. */
+  tcf?: string;
+  /** Google Consent Mode v2 states. */
+  consent_mode?: Partial<
+    Record<
+      | 'ad_storage'
+      | 'ad_user_data'
+      | 'ad_personalization'
+      | 'analytics_storage'
+      | 'personalization_storage'
+      | 'functionality_storage'
+      | 'security_storage',
+      'granted' | 'denied'
+    >
+  >;
+  /** Global Privacy Control. */
+  gpc?: boolean;
+}
+
+/** Segment membership changes. */
+export interface SegmentChange {
+  entered: string[];
+  exited: string[];
+}
+
+/** A window of a metric or event count (docs/profile.md). */
+export interface Series {
+  total: number;
+  last: number | null;
+  hourly: [number, number][];
+  daily: [number, number][];
+}
+
+/** Exposure and feedback counters of one action. */
+export interface Exposure {
+  impressions: number;
+  clicks: number;
+  conversions: number;
+  dismisses: number;
+  day: number;
+  day_impressions: number;
+  session: number;
+  session_impressions: number;
+  last_dismiss: number | null;
+}
+
+/** The profile for a debug panel (the core's PROFILE op). */
+export interface Profile {
+  anonymous_id: string;
+  user_id: string | null;
+  device_id: string | null;
+  first_seen: number | null;
+  last_seen: number | null;
+  sessions: number;
+  erased_at: number | null;
+  traits: Record<string, Json>;
+  /** By metric id. */
+  metrics: Record<string, Series>;
+  /** By event type, for each type the bundle's count/since rules name. */
+  counts: Record<string, Series>;
+  /** By action id. */
+  exposures: Record<string, Exposure>;
+  segments: string[];
+  consent: ConsentState;
+  /** The bundle version. */
+  bundle: string;
+}
+
+/** Minimal Storage (localStorage is one). */
+export interface StorageLike {
+  getItem(key: string): string | null;
+  setItem(key: string, value: string): void;
+  removeItem(key: string): void;
+}
+
+export interface PzOptions {
+  /** The bundle's URL, fetched with ETag caching (If-None-Match). */
+  bundleUrl?: string;
+  /** An inline bundle (object or JSON text); with bundleUrl it is the fallback. */
+  bundle?: object | string;
+  /** The wasm core's URL (default in pz.js: pz_core.wasm next to the script). */
+  wasmUrl?: string;
+  /** The wasm core itself: bytes or a compiled module (edge runtimes). */
+  wasm?: ArrayBuffer | ArrayBufferView | WebAssembly.Module;
+  /** The clock, ms since the epoch (default Date.now). */
+  now?: () => number;
+  /** fetch (default window.fetch). */
+  fetch?: (url: string, init?: { headers?: Record<string, string> }) => Promise<Response>;
+  /**
+   * Where the profile persists once personalization is granted (default localStorage; null:
+   * memory only).
+   */
+  storage?: StorageLike | null;
+  /** Key prefix in storage (default "pz": keys "pz" and "pz.b"). */
+  storageKey?: string;
+  /** ms to wait before persisting after a change (default 100). */
+  persistDelay?: number;
+  /** The window to run in (default globalThis). */
+  window?: any;
+  /** Host context for rules (context.*: device, locale, geo…). */
+  context?: Record<string, Json>;
+  /** Page views (load, History API, popstate), [data-pz-event] clicks; false: both off. */
+  autocapture?: false | { pageViews?: boolean; clicks?: boolean };
+  /** Consent adapters, each on by default; false turns all off. */
+  consentAdapters?: false | { tcf?: boolean; consentMode?: boolean; gpc?: boolean };
+}
+
+export interface PzEvents {
+  /** Each slot decision (after it is rendered). */
+  decision: Decision;
+  /** Segment changes as the engine reports them. */
+  segment: SegmentChange;
+  /** The consent state at start and after every consent signal. */
+  consent: ConsentState;
+  /** A reported problem (bad call, rejected bundle, network failure…). */
+  error: string;
+}
+
+/** Queued-style calls: pz('track', 'add_to_cart', {sku}) is pz.track('add_to_cart', {sku}). */
+export interface PzCall {
+  (cmd: 'init', options: PzOptions): void;
+  (cmd: 'track', type: string, props?: Record<string, Json>): Promise<void>;
+  (cmd: 'page', props?: Record<string, Json>): Promise<Decision[] | undefined>;
+  (cmd: 'identify', userId: string, traits?: Record<string, Json>): Promise<void>;
+  (cmd: 'consent', state: ConsentInput): Promise<ConsentState | undefined>;
+  (cmd: 'decide', slots?: string | string[]): Promise<Decision[] | undefined>;
+  (cmd: 'feedback', action: string, outcome: Outcome): Promise<void>;
+  <K extends keyof PzEvents>(cmd: 'on', type: K, fn: (value: PzEvents[K]) => void): () => void;
+  (cmd: 'profile'): Promise<Profile | undefined>;
+  (cmd: 'reset' | 'flush'): Promise<void>;
+  (cmd: 'refresh'): Promise<boolean | undefined>;
+}
+
+export type Outcome = 'impression' | 'click' | 'conversion' | 'dismiss';
+
+export interface PzApi {
+  /** Starts the runtime (the loader stub's pz('init', {...})); once only. */
+  init(options: PzOptions): void;
+  /** An event; its time and page are taken now. */
+  track(type: string, props?: Record<string, Json>): Promise<void>;
+  /** A page view (autocaptured by default), then the page's slots are decided. */
+  page(props?: Record<string, Json>): Promise<Decision[] | undefined>;
+  identify(userId: string, traits?: Record<string, Json>): Promise<void>;
+  /** Applies a consent object; resolves with the resulting state. */
+  consent(state: ConsentInput): Promise<ConsentState | undefined>;
+  /** Decides slots (default: every data-pz-slot on the page) and renders those on the page. */
+  decide(slots?: string | string[]): Promise<Decision[] | undefined>;
+  feedback(action: string, outcome: Outcome): Promise<void>;
+  /** Subscribes; returns an unsubscribe function. */
+  on<K extends keyof PzEvents>(type: K, fn: (value: PzEvents[K]) => void): () => void;
+  profile(): Promise<Profile | undefined>;
+  /**
+   * Forgets the visitor: erases the profile and storage, new anonymous and device ids (the
+   * consent state is kept).
+   */
+  reset(): Promise<void>;
+  /**
+   * Refetches bundleUrl (If-None-Match); a failure keeps the current bundle. Resolves true when
+   * the fetched (or 304-confirmed) bundle is active.
+   */
+  refresh(): Promise<boolean | undefined>;
+  /** Resolves when every earlier call has been applied and the profile persisted (when allowed). */
+  flush(): Promise<void>;
+}
+
+/** The runtime: an API object that is also callable with queued-style calls. */
+export type Pz = PzApi & PzCall;
+
+/** Creates a runtime; without options it waits for init(). */
+export function createRuntime(options?: PzOptions): Pz;
+export default createRuntime;
+
+/** The loader stub before the runtime has loaded. */
+export interface PzStub {
+  (...args: unknown[]): void;
+  q: IArguments[];
+}
+
+declare global {
+  interface Window {
+    pz: Pz | PzStub;
+  }
+}
