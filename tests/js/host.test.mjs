@@ -152,3 +152,52 @@ test('large inputs grow the memory, and the scratch buffer is reused', async () 
   evalLine(core, '{"rule":1}', 2);
   assert.equal(core.scratch, scratch);
 });
+
+test('random and mutated inputs to every op: always an envelope, never a trap', async () => {
+  const core = await loadCore(bytes);
+  const e = core.engine();
+  e.loadBundle(demoBundle);
+  e.consent({ personalization: true }, T);
+  const seeds = [
+    [3, JSON.stringify({ type: 'page_view', t: T, page: { path: '/pricing' }, props: { v: 1 } })],
+    [5, JSON.stringify({ user_id: 'u1', traits: { plan: 'pro' } })],
+    [6, JSON.stringify({ device: 'mobile' })],
+    [7, JSON.stringify({ analytics: true, personalization: true, consent_mode: { ad_storage: 'granted' } })],
+    [8, JSON.stringify({ slots: ['hero', 'banner'], page: { path: '/' }, why: true })],
+    [9, JSON.stringify({ action: 'vip_offer', outcome: 'click' })],
+    [12, e.exportState().value && JSON.stringify(e.exportState().value)],
+    [2, JSON.stringify({ anonymous_id: 'a', device_id: 'd' })],
+    [1, demoBundle],
+  ];
+  let seed = 12345;
+  const rnd = (n) => {
+    seed = (seed * 1103515245 + 12345) >>> 0;
+    return seed % n;
+  };
+  const mutate = (s) => {
+    const b = Buffer.from(s);
+    const k = 1 + rnd(4);
+    for (let i = 0; i < k; ++i) {
+      const at = rnd(b.length);
+      const op = rnd(3);
+      if (op === 0) b[at] = rnd(256);
+      else if (op === 1) b[at] = '{}[]",:0e-\\'.charCodeAt(rnd(11));
+      else return b.subarray(0, at);
+    }
+    return b;
+  };
+  for (let i = 0; i < 3000; ++i) {
+    const [op, text] = seeds[rnd(seeds.length)];
+    const input = rnd(5) === 0 ? text : mutate(text);
+    const now = [T + i, NaN, -1, 8.64e15, 1e300, 0][rnd(6)];
+    const [rc, out] = core.callRaw(e.handle, op, input, '', now);
+    assert.ok(rc === 0 || rc === 1, `rc ${rc}`);
+    const env = JSON.parse(Buffer.from(out).toString('utf8'));
+    assert.equal(env.ok, rc === 0);
+    assert.ok(env.ok ? 'value' in env : typeof env.error === 'string');
+  }
+  // Still a working engine afterwards.
+  e.loadBundle(demoBundle);
+  assert.equal(e.decide(['hero'], T + 10000).ok, true);
+  assert.equal(evalLine(core, '{"rule":{"+":[1,2]}}', 1), '{"result":3}');
+});
