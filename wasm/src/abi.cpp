@@ -68,7 +68,6 @@ struct Handle {
 
 std::vector<std::unique_ptr<Handle>> g_handles;  // handle h is g_handles[h - 1]
 std::string g_result;                            // the latest result; owned here
-pz::JsonParser* g_parser = nullptr;              // for stateless ops
 
 Handle* lookup(int32_t h) {
   if (h <= 0 || static_cast<size_t>(h) > g_handles.size()) return nullptr;
@@ -403,8 +402,8 @@ int32_t pz_call(int32_t h, int32_t op, const char* a_ptr, int32_t a_len, const c
   if (op == kCliEval || op == kCliTcf || op == kCliValidate) {
     if (h != 0) return fail("CLI ops take handle 0");
     if (op == kCliEval) {
-      if (g_parser == nullptr) g_parser = new pz::JsonParser();
-      g_result = pz::cli::eval_line(a, num >= 1 ? static_cast<size_t>(num) : 1, *g_parser);
+      static pz::JsonParser parser;  // reused across eval lines
+      g_result = pz::cli::eval_line(a, num >= 1 ? static_cast<size_t>(num) : 1, parser);
       return kOk;
     }
     if (op == kCliTcf) return pz::cli::tcf(a, g_result) == 0 ? kOk : kError;
