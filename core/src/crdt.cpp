@@ -395,6 +395,54 @@ class Reader {
 
 }  // namespace
 
+std::string export_versions(const VersionVector& v) {
+  Array out;
+  out.reserve(v.size());
+  for (const auto& [device, at] : v) {
+    out.push_back(Value::MakeArray(
+        {Value::String(device), num64(at.first), num64(static_cast<int64_t>(at.second))}));
+  }
+  return to_json(Value::MakeArray(std::move(out)));
+}
+
+Result<VersionVector> import_versions(std::string_view json, std::string_view name) {
+  VersionVector out;
+  if (json.empty() || json == "null") return out;
+  const std::string label(name);
+  Result<Value> doc = parse_json(json);
+  if (!doc.ok()) return Status(Code::kInvalidJson, label + ": " + doc.status().message());
+  Reader r;
+  const Array* a = r.array(&doc.value(), label, 4 * kMaxComponents);
+  for (size_t i = 0; a != nullptr && i < a->size(); ++i) {
+    const std::string p = label + "[" + std::to_string(i) + "]";
+    const Value& e = (*a)[i];
+    if (!e.is_array() || e.as_array().size() != 3) {
+      r.fail(p, "must be [device, epoch, version]");
+      break;
+    }
+    std::string device;
+    int64_t epoch = 0, version = 0;
+    if (!r.text(e.as_array()[0], p + "[0]", device, 128) ||
+        !r.integer(e.as_array()[1], p + "[1]", epoch, -8.64e15, 8.64e15) ||
+        !r.integer(e.as_array()[2], p + "[2]", version, 0, 9007199254740991.0)) {
+      break;
+    }
+    if (!out.empty() && device <= out.back().first) {
+      r.fail(p, "devices must ascend");
+      break;
+    }
+    out.push_back({std::move(device), {epoch, static_cast<uint64_t>(version)}});
+  }
+  if (r.failed()) {
+    // Reader prefixes "sync state: "; a cursor is not a state.
+    std::string msg = r.status().message();
+    const std::string prefix = "sync state: ";
+    if (msg.compare(0, prefix.size(), prefix) == 0) msg.erase(0, prefix.size());
+    return Status(Code::kInvalidArgument, msg);
+  }
+  return out;
+}
+
 Result<ProfileState> import_state(std::string_view json) {
   Result<Value> doc = parse_json(json);
   if (!doc.ok()) return Status(Code::kInvalidJson, "sync state: " + doc.status().message());

@@ -76,7 +76,7 @@ Result<Event> parse_event(const Value& v) {
 
 struct Engine::State : RuleHost {
   bool has_bundle = false;
-  Bundle bundle;
+  std::shared_ptr<const Bundle> bundle = std::make_shared<const Bundle>();  // shared, immutable
   Profile profile;
   JsonParser parser;
   Value context = Value::MakeObject({});
@@ -132,29 +132,29 @@ struct Engine::State : RuleHost {
   Value profile_value;
 
   void reset_for_bundle() {
-    profile.metrics.assign(bundle.metrics.size(), Series());
-    profile.counts.assign(bundle.event_types.size(), Series());
-    profile.exposures.assign(bundle.actions.size(), Exposure());
-    member.assign(bundle.segments.size(), 0);
-    valid_until.assign(bundle.segments.size(), 0);
-    metric_changed.assign(bundle.metrics.size(), 0);
-    count_changed.assign(bundle.event_types.size(), 0);
+    profile.metrics.assign(bundle->metrics.size(), Series());
+    profile.counts.assign(bundle->event_types.size(), Series());
+    profile.exposures.assign(bundle->actions.size(), Exposure());
+    member.assign(bundle->segments.size(), 0);
+    valid_until.assign(bundle->segments.size(), 0);
+    metric_changed.assign(bundle->metrics.size(), 0);
+    count_changed.assign(bundle->event_types.size(), 0);
     evaluated = false;
-    metric_readers.assign(bundle.metrics.size(), {});
-    count_readers.assign(bundle.event_types.size(), {});
-    segment_readers.assign(bundle.segments.size(), {});
+    metric_readers.assign(bundle->metrics.size(), {});
+    count_readers.assign(bundle->event_types.size(), {});
+    segment_readers.assign(bundle->segments.size(), {});
     flag_readers.assign(32, {});
     timed.clear();
     every_ms.clear();
-    dirty.assign((bundle.segments.size() + 63) / 64, 0);
-    position.assign(bundle.segments.size(), 0);
-    for (size_t p = 0; p < bundle.segment_order.size(); ++p) {
-      position[static_cast<size_t>(bundle.segment_order[p])] = static_cast<int>(p);
+    dirty.assign((bundle->segments.size() + 63) / 64, 0);
+    position.assign(bundle->segments.size(), 0);
+    for (size_t p = 0; p < bundle->segment_order.size(); ++p) {
+      position[static_cast<size_t>(bundle->segment_order[p])] = static_cast<int>(p);
     }
     next_wakeup = INT64_MIN;
     index_remote();
-    for (size_t i = 0; i < bundle.segments.size(); ++i) {
-      const SegmentDef& seg = bundle.segments[i];
+    for (size_t i = 0; i < bundle->segments.size(); ++i) {
+      const SegmentDef& seg = bundle->segments[i];
       int id = static_cast<int>(i);
       for (int m : seg.metric_deps) metric_readers[static_cast<size_t>(m)].push_back(id);
       for (int c : seg.count_deps) count_readers[static_cast<size_t>(c)].push_back(id);
@@ -194,8 +194,8 @@ struct Engine::State : RuleHost {
   }
   Value whole_root() override {
     std::vector<Member> segs;
-    for (size_t i = 0; i < bundle.segments.size(); ++i) {
-      segs.emplace_back(bundle.segments[i].id, Value::Bool(member[i] != 0));
+    for (size_t i = 0; i < bundle->segments.size(); ++i) {
+      segs.emplace_back(bundle->segments[i].id, Value::Bool(member[i] != 0));
     }
     return Value::MakeObject({{"event", event},
                               {"page", page},
@@ -211,9 +211,9 @@ struct Engine::State : RuleHost {
                     const Window& window) {
     if (slot < 0 || static_cast<size_t>(slot) >= local.size()) return 0;
     size_t i = static_cast<size_t>(slot);
-    double sum = local[i].window_value(now, window, bundle.retention);
+    double sum = local[i].window_value(now, window, bundle->retention);
     if (i < others.size()) {
-      for (const Series* s : others[i]) sum += s->window_value(now, window, bundle.retention);
+      for (const Series* s : others[i]) sum += s->window_value(now, window, bundle->retention);
     }
     return sum;
   }
@@ -262,8 +262,8 @@ struct Engine::State : RuleHost {
 };
 
 void Engine::State::apply_metrics(const Event& e) {
-  for (size_t i = 0; i < bundle.metrics.size(); ++i) {
-    const MetricDef& m = bundle.metrics[i];
+  for (size_t i = 0; i < bundle->metrics.size(); ++i) {
+    const MetricDef& m = bundle->metrics[i];
     if (m.event != e.type) continue;
     if (m.has_where) {
       Result<Value> r = pz::evaluate(m.where, Value(), this);
@@ -285,12 +285,12 @@ void Engine::State::apply_metrics(const Event& e) {
       }
       if (!std::isfinite(amount)) continue;
     }
-    profile.metrics[i].add(e.t, amount, bundle.retention);
+    profile.metrics[i].add(e.t, amount, bundle->retention);
     metric_changed[i] = 1;
   }
-  int type = bundle.event_type_index(e.type);
+  int type = bundle->event_type_index(e.type);
   if (type >= 0) {
-    profile.counts[static_cast<size_t>(type)].add(e.t, 1, bundle.retention);
+    profile.counts[static_cast<size_t>(type)].add(e.t, 1, bundle->retention);
     count_changed[static_cast<size_t>(type)] = 1;
   }
 }
@@ -321,7 +321,7 @@ void Engine::State::evaluate(int64_t at, const Value& page_override) {
   };
   bool woken = false;
   if (!evaluated || !incremental) {
-    for (size_t i = 0; i < bundle.segments.size(); ++i) mark_one(static_cast<int>(i));
+    for (size_t i = 0; i < bundle->segments.size(); ++i) mark_one(static_cast<int>(i));
     woken = true;
   } else {
     for (size_t m = 0; m < metric_changed.size(); ++m) {
@@ -349,8 +349,8 @@ void Engine::State::evaluate(int64_t at, const Value& page_override) {
     while (dirty[w] != 0) {
       unsigned bit = static_cast<unsigned>(__builtin_ctzll(dirty[w]));
       dirty[w] &= dirty[w] - 1;
-      size_t i = static_cast<size_t>(bundle.segment_order[w * 64 + bit]);
-      const SegmentDef& seg = bundle.segments[i];
+      size_t i = static_cast<size_t>(bundle->segment_order[w * 64 + bit]);
+      const SegmentDef& seg = bundle->segments[i];
       ++evaluations;
       char in = evaluate_condition(seg.rule, this) ? 1 : 0;
       if (in != member[i]) {
@@ -360,7 +360,7 @@ void Engine::State::evaluate(int64_t at, const Value& page_override) {
       if (!seg.metric_windows.empty()) {
         int64_t until = INT64_MAX;
         for (const Window& w2 : seg.metric_windows) {
-          until = std::min(until, Series::next_change(at, w2, bundle.retention));
+          until = std::min(until, Series::next_change(at, w2, bundle->retention));
         }
         valid_until[i] = until;
         next_wakeup = std::min(next_wakeup, until);  // may be early: a wake-up re-checks
@@ -391,48 +391,54 @@ Engine& Engine::operator=(Engine&&) noexcept = default;
 
 Status Engine::load_bundle(std::string_view json, std::vector<BundleError>* errors) {
   std::vector<BundleError> local;
-  Bundle next;
-  if (!compile_bundle(json, next, local)) {
+  auto next = std::make_shared<Bundle>();
+  if (!compile_bundle(json, *next, local)) {
     std::string first =
         local.empty() ? "invalid bundle"
                       : (local[0].path.empty() ? "" : local[0].path + ": ") + local[0].message;
     if (errors != nullptr) *errors = std::move(local);
     return Status(Code::kInvalidArgument, "bundle rejected: " + first);
   }
+  load_bundle(std::move(next));
+  return Status::Ok();
+}
+
+void Engine::load_bundle(std::shared_ptr<const Bundle> compiled) {
+  const Bundle& next = *compiled;
   // The profile keeps what the new bundle still uses (same metric or event-type names).
   std::vector<Series> metrics(next.metrics.size()), counts(next.event_types.size());
   std::vector<Exposure> exposures(next.actions.size());
   if (s_->has_bundle) {
     for (size_t i = 0; i < next.metrics.size(); ++i) {
-      int old = s_->bundle.metric_index(next.metrics[i].id);
-      if (old >= 0 && s_->bundle.metrics[static_cast<size_t>(old)].event == next.metrics[i].event) {
+      int old = s_->bundle->metric_index(next.metrics[i].id);
+      if (old >= 0 &&
+          s_->bundle->metrics[static_cast<size_t>(old)].event == next.metrics[i].event) {
         metrics[i] = std::move(s_->profile.metrics[static_cast<size_t>(old)]);
       }
     }
     for (size_t i = 0; i < next.event_types.size(); ++i) {
-      int old = s_->bundle.event_type_index(next.event_types[i]);
+      int old = s_->bundle->event_type_index(next.event_types[i]);
       if (old >= 0) counts[i] = std::move(s_->profile.counts[static_cast<size_t>(old)]);
     }
     for (size_t i = 0; i < next.actions.size(); ++i) {
-      int old = s_->bundle.action_index(next.actions[i].id);
+      int old = s_->bundle->action_index(next.actions[i].id);
       if (old >= 0) exposures[i] = s_->profile.exposures[static_cast<size_t>(old)];
     }
   }
-  s_->bundle = std::move(next);
+  s_->bundle = std::move(compiled);
   s_->has_bundle = true;
-  s_->policy.opt_in = s_->bundle.consent_mode == "opt-in";
-  s_->policy.gpc_personalization_off = s_->bundle.consent_gpc == "personalization_off";
+  s_->policy.opt_in = s_->bundle->consent_mode == "opt-in";
+  s_->policy.gpc_personalization_off = s_->bundle->consent_gpc == "personalization_off";
   if (!s_->consent.given) s_->consent = initial_consent(s_->policy);
   s_->reset_for_bundle();
   s_->profile.metrics = std::move(metrics);
   s_->profile.counts = std::move(counts);
   s_->profile.exposures = std::move(exposures);
   if (!s_->consent.personalization && s_->profile.seen) erase(s_->profile.last_seen);
-  return Status::Ok();
 }
 
 bool Engine::has_bundle() const { return s_->has_bundle; }
-const Bundle& Engine::bundle() const { return s_->bundle; }
+const Bundle& Engine::bundle() const { return *s_->bundle; }
 
 void Engine::set_anonymous_id(std::string id) {
   s_->profile.anonymous_id = std::move(id);
@@ -536,7 +542,7 @@ const std::vector<char>& Engine::memberships() const { return s_->member; }
 std::vector<std::string> Engine::segments() const {
   std::vector<std::string> out;
   for (size_t i = 0; i < s_->member.size(); ++i) {
-    if (s_->member[i]) out.push_back(s_->bundle.segments[i].id);
+    if (s_->member[i]) out.push_back(s_->bundle->segments[i].id);
   }
   std::sort(out.begin(), out.end());
   return out;
@@ -578,7 +584,7 @@ uint64_t thompson_seed(std::string_view profile_id, int64_t now, std::string_vie
 }  // namespace
 
 int Engine::State::variant_of(int experiment) {
-  const Experiment& x = bundle.experiments[static_cast<size_t>(experiment)];
+  const Experiment& x = bundle->experiments[static_cast<size_t>(experiment)];
   double b = bucket_of(x.salt, profile_id());
   double total = 0;
   for (double w : x.weights) total += w;
@@ -619,22 +625,22 @@ std::vector<Decision> Engine::decide(const std::vector<std::string>& slots, int6
   now = clamp_time(now);
   s.evaluate(now, page);
   std::vector<Decision> out;
-  std::vector<char> used(s.has_bundle ? s.bundle.actions.size() : 0, 0);
+  std::vector<char> used(s.has_bundle ? s.bundle->actions.size() : 0, 0);
   std::vector<const std::string*> used_groups;
-  bool holdout = s.has_bundle && s.bundle.holdout.percent > 0 &&
-                 bucket_of(s.bundle.holdout.salt, s.profile_id()) < s.bundle.holdout.percent;
+  bool holdout = s.has_bundle && s.bundle->holdout.percent > 0 &&
+                 bucket_of(s.bundle->holdout.salt, s.profile_id()) < s.bundle->holdout.percent;
   for (const std::string& slot : slots) {
     Decision d;
     d.slot = slot;
-    const SlotDefault* def = s.has_bundle ? s.bundle.slot_default(slot) : nullptr;
+    const SlotDefault* def = s.has_bundle ? s.bundle->slot_default(slot) : nullptr;
     d.content = def != nullptr ? def->content : Value::Null();
     DecisionTrace& trace = d.trace;
     trace.holdout = holdout;
     int first_ineligible = -1;
     double best = 0, second = 0;
     DetRandom random(thompson_seed(s.profile_id(), now, slot));
-    for (size_t i = 0; s.has_bundle && i < s.bundle.actions.size(); ++i) {
-      const ActionDef& a = s.bundle.actions[i];
+    for (size_t i = 0; s.has_bundle && i < s.bundle->actions.size(); ++i) {
+      const ActionDef& a = s.bundle->actions[i];
       if (std::find(a.slots.begin(), a.slots.end(), slot) == a.slots.end()) continue;
       trace.candidates.emplace_back();
       CandidateTrace& c = trace.candidates.back();
@@ -710,7 +716,7 @@ std::vector<Decision> Engine::decide(const std::vector<std::string>& slots, int6
     // The rules that passed or failed, for the winner and the runner-up.
     auto explain = [&](int pick, std::vector<Value>& rules) {
       if (pick < 0) return;
-      const ActionDef& a = s.bundle.actions[static_cast<size_t>(pick)];
+      const ActionDef& a = s.bundle->actions[static_cast<size_t>(pick)];
       if (!a.has_eligible) return;
       auto result = [&](const Program& program) {
         Result<Value> r = pz::evaluate(program, Value(), &s);
@@ -725,7 +731,7 @@ std::vector<Decision> Engine::decide(const std::vector<std::string>& slots, int6
     explain(trace.winner, trace.winner_rules);
     explain(trace.runner_up, trace.runner_up_rules);
     if (trace.winner >= 0) {
-      const ActionDef& a = s.bundle.actions[static_cast<size_t>(trace.winner)];
+      const ActionDef& a = s.bundle->actions[static_cast<size_t>(trace.winner)];
       if (!holdout) {
         d.action = a.id;
         d.content = a.content;
@@ -743,11 +749,11 @@ Value Engine::why(const Decision& d) const {
   const State& s = *s_;
   const DecisionTrace& trace = d.trace;
   auto id = [&](int action) {
-    return Value::String(s.bundle.actions[static_cast<size_t>(action)].id);
+    return Value::String(s.bundle->actions[static_cast<size_t>(action)].id);
   };
   Array candidates;
   for (const CandidateTrace& c : trace.candidates) {
-    const ActionDef& a = s.bundle.actions[static_cast<size_t>(c.action)];
+    const ActionDef& a = s.bundle->actions[static_cast<size_t>(c.action)];
     std::vector<Member> m{{"action", id(c.action)}};
     if (c.eligible_checked) m.emplace_back("eligible", Value::Bool(c.eligible));
     if (c.scored) {
@@ -772,7 +778,7 @@ Value Engine::why(const Decision& d) const {
         removed = "group " + a.group + " already has an action in this decision";
         break;
       case R::kOtherVariant: {
-        const Experiment& x = s.bundle.experiments[static_cast<size_t>(a.experiment)];
+        const Experiment& x = s.bundle->experiments[static_cast<size_t>(a.experiment)];
         removed = "experiment " + x.id + ": visitor is in variant " +
                   x.variants[static_cast<size_t>(c.have)];
         break;
@@ -826,7 +832,7 @@ Value Engine::why(const Decision& d) const {
 
 Status Engine::feedback(std::string_view action, Outcome outcome, int64_t now) {
   State& s = *s_;
-  int index = s.has_bundle ? s.bundle.action_index(action) : -1;
+  int index = s.has_bundle ? s.bundle->action_index(action) : -1;
   if (index < 0) {
     return Status(Code::kNotFound, "feedback for unknown action \"" + std::string(action) + "\"");
   }
@@ -891,9 +897,9 @@ void Engine::erase(int64_t now) {
   fresh.last_page = s.profile.last_page;  // context, not profile
   fresh.erased = true;
   fresh.erased_at = std::max(now, s.profile.erased ? s.profile.erased_at : now);
-  fresh.metrics.assign(s.bundle.metrics.size(), Series());
-  fresh.counts.assign(s.bundle.event_types.size(), Series());
-  fresh.exposures.assign(s.bundle.actions.size(), Exposure());
+  fresh.metrics.assign(s.bundle->metrics.size(), Series());
+  fresh.counts.assign(s.bundle->event_types.size(), Series());
+  fresh.exposures.assign(s.bundle->actions.size(), Exposure());
   fresh.device_id = s.device_id;
   s.profile = std::move(fresh);
   s.profile_changed = true;
@@ -936,20 +942,20 @@ void sort_named(auto& items) {
 }  // namespace
 
 void Engine::State::index_remote() {
-  remote_metrics.assign(bundle.metrics.size(), {});
-  remote_counts.assign(bundle.event_types.size(), {});
-  remote_exposures.assign(bundle.actions.size(), {});
+  remote_metrics.assign(bundle->metrics.size(), {});
+  remote_counts.assign(bundle->event_types.size(), {});
+  remote_exposures.assign(bundle->actions.size(), {});
   for (const Component& c : remote.components) {
-    for (size_t i = 0; i < bundle.metrics.size(); ++i) {
-      if (const Series* s = find_named(c.metrics, bundle.metrics[i].id))
+    for (size_t i = 0; i < bundle->metrics.size(); ++i) {
+      if (const Series* s = find_named(c.metrics, bundle->metrics[i].id))
         remote_metrics[i].push_back(s);
     }
-    for (size_t i = 0; i < bundle.event_types.size(); ++i) {
-      if (const Series* s = find_named(c.counts, bundle.event_types[i]))
+    for (size_t i = 0; i < bundle->event_types.size(); ++i) {
+      if (const Series* s = find_named(c.counts, bundle->event_types[i]))
         remote_counts[i].push_back(s);
     }
-    for (size_t i = 0; i < bundle.actions.size(); ++i) {
-      if (const Exposure* e = find_named(c.exposures, bundle.actions[i].id)) {
+    for (size_t i = 0; i < bundle->actions.size(); ++i) {
+      if (const Exposure* e = find_named(c.exposures, bundle->actions[i].id)) {
         remote_exposures[i].push_back(e);
       }
     }
@@ -966,16 +972,16 @@ Component Engine::State::local_component() const {
   c.first_seen = profile.first_seen;
   c.last_seen = profile.last_seen;
   c.sessions = profile.sessions;
-  for (size_t i = 0; i < bundle.metrics.size() && i < profile.metrics.size(); ++i) {
-    if (profile.metrics[i].seen) add_named(c.metrics, bundle.metrics[i].id, profile.metrics[i]);
+  for (size_t i = 0; i < bundle->metrics.size() && i < profile.metrics.size(); ++i) {
+    if (profile.metrics[i].seen) add_named(c.metrics, bundle->metrics[i].id, profile.metrics[i]);
   }
-  for (size_t i = 0; i < bundle.event_types.size() && i < profile.counts.size(); ++i) {
-    if (profile.counts[i].seen) add_named(c.counts, bundle.event_types[i], profile.counts[i]);
+  for (size_t i = 0; i < bundle->event_types.size() && i < profile.counts.size(); ++i) {
+    if (profile.counts[i].seen) add_named(c.counts, bundle->event_types[i], profile.counts[i]);
   }
-  for (size_t i = 0; i < bundle.actions.size() && i < profile.exposures.size(); ++i) {
+  for (size_t i = 0; i < bundle->actions.size() && i < profile.exposures.size(); ++i) {
     const Exposure& e = profile.exposures[i];
     if (e.impressions || e.clicks || e.conversions || e.dismisses) {
-      add_named(c.exposures, bundle.actions[i].id, e);
+      add_named(c.exposures, bundle->actions[i].id, e);
     }
   }
   sort_named(c.metrics);
@@ -1046,6 +1052,18 @@ std::string Engine::export_state() const {
   return pz::export_state(merge(s_->local_state(), s_->remote));
 }
 
+Result<std::string> Engine::sync_request(std::string_view cursor_json) const {
+  Result<VersionVector> cursor = import_versions(cursor_json, "cursor");
+  if (!cursor.ok()) return cursor.status();
+  const ProfileState all = merge(s_->local_state(), s_->remote);
+  std::string out = "{\"delta\":";
+  out += pz::export_state(delta(all, cursor.value()));
+  out += ",\"versions\":";
+  out += export_versions(versions(all));
+  out += '}';
+  return out;
+}
+
 Status Engine::merge_state(std::string_view json, int64_t now) {
   State& s = *s_;
   Result<ProfileState> imported = import_state(json);
@@ -1067,16 +1085,16 @@ Status Engine::merge_state(std::string_view json, int64_t now) {
     s.profile.first_seen = c.first_seen;
     s.profile.last_seen = c.last_seen;
     s.profile.sessions = c.sessions;
-    for (size_t i = 0; i < s.bundle.metrics.size(); ++i) {
-      const Series* x = find_named(c.metrics, s.bundle.metrics[i].id);
+    for (size_t i = 0; i < s.bundle->metrics.size(); ++i) {
+      const Series* x = find_named(c.metrics, s.bundle->metrics[i].id);
       s.profile.metrics[i] = x ? *x : Series();
     }
-    for (size_t i = 0; i < s.bundle.event_types.size(); ++i) {
-      const Series* x = find_named(c.counts, s.bundle.event_types[i]);
+    for (size_t i = 0; i < s.bundle->event_types.size(); ++i) {
+      const Series* x = find_named(c.counts, s.bundle->event_types[i]);
       s.profile.counts[i] = x ? *x : Series();
     }
-    for (size_t i = 0; i < s.bundle.actions.size(); ++i) {
-      const Exposure* x = find_named(c.exposures, s.bundle.actions[i].id);
+    for (size_t i = 0; i < s.bundle->actions.size(); ++i) {
+      const Exposure* x = find_named(c.exposures, s.bundle->actions[i].id);
       s.profile.exposures[i] = x ? *x : Exposure();
     }
   }

@@ -25,6 +25,10 @@ const char* code_name(Code code) {
       return "limit_exceeded";
     case Code::kNotFound:
       return "not_found";
+    case Code::kConflict:
+      return "conflict";
+    case Code::kUnavailable:
+      return "unavailable";
   }
   return "unknown";
 }

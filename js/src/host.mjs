@@ -8,7 +8,7 @@ export const ABI_VERSION = 1;
 /** Ops of pz_call (docs/abi.md). */
 export const Op = Object.freeze({
   LOAD_BUNDLE: 1, SET_IDS: 2, INGEST: 3, EVALUATE: 4, IDENTIFY: 5, CONTEXT: 6, CONSENT: 7,
-  DECIDE: 8, FEEDBACK: 9, SEGMENTS: 10, EXPORT: 11, MERGE: 12, ERASE: 13, PROFILE: 14,
+  DECIDE: 8, FEEDBACK: 9, SEGMENTS: 10, EXPORT: 11, MERGE: 12, ERASE: 13, PROFILE: 14, SYNC_REQUEST: 15,
   CLI_EVAL: 64, CLI_TCF: 65, CLI_VALIDATE: 66, SIM_INIT: 80, SIM_FEED: 81,
 });
 
@@ -159,6 +159,9 @@ export class Engine {
   segments() { return this._call(Op.SEGMENTS, ''); }
   /** The mergeable profile state (docs/sync.md). */
   exportState() { return this._call(Op.EXPORT, ''); }
+  /** What the server lacks given its last cursor (a version vector or null): {delta, versions}
+   * for POST /v1/sync (docs/server.md). */
+  syncRequest(cursor) { return this._call(Op.SYNC_REQUEST, cursor == null ? '' : json(cursor)); }
   /** Merges a profile state (JSON text or object): {entered, exited}. */
   mergeState(state, now) { return this._call(Op.MERGE, json(state), now); }
   /** Erases the profile (records the erasure epoch): {entered, exited}. */

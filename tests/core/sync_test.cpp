@@ -5,6 +5,7 @@
 #include <deque>
 #include <random>
 
+#include "pz/crdt.h"
 #include "pz/engine.h"
 #include "test_util.h"
 
@@ -117,6 +118,74 @@ TEST(Sync, BadStateChangesNothing) {
   EXPECT_EQ(phone.export_state(), before);
   EXPECT_EQ(phone.merge_state("{", kT0).code(), Code::kInvalidJson);
   EXPECT_EQ(phone.export_state(), before);
+}
+
+// The HTTP exchange (docs/server.md): the device sends what the server lacks given its cursor
+// and its version vector; the server answers what the device lacks and its new cursor.
+TEST(Sync, SyncRequestSendsOnlyWhatTheCursorLacks) {
+  Engine phone = Device("phone"), laptop = Device("laptop");
+  Ingest(phone, Event(kT0, "page_view"));
+  Ingest(laptop, Event(kT0 + 1000, "page_view"));
+  ASSERT_TRUE(phone.merge_state(laptop.export_state(), kT0 + 2000).ok());
+
+  Result<std::string> first = phone.sync_request("");
+  ASSERT_TRUE(first.ok()) << first.status().message();
+  Value req = J(first.value());
+  // No cursor: both components; the versions name both devices, sorted.
+  EXPECT_EQ(req.find("delta")->find("components")->as_array().size(), 2u);
+  const Array& vv = req.find("versions")->as_array();
+  ASSERT_EQ(vv.size(), 2u);
+  EXPECT_EQ(vv[0].as_array()[0].as_string(), "laptop");
+  EXPECT_EQ(vv[1].as_array()[0].as_string(), "phone");
+
+  // A cursor holding the laptop's component at its version: only the phone's is sent.
+  const std::string cursor = to_json(Value::MakeArray({vv[0]}));
+  Result<std::string> second = phone.sync_request(cursor);
+  ASSERT_TRUE(second.ok());
+  const Value second_req = J(second.value());
+  const Array& comps = second_req.find("delta")->find("components")->as_array();
+  ASSERT_EQ(comps.size(), 1u);
+  EXPECT_EQ(comps[0].find("device")->as_string(), "phone");
+
+  // A server holding the laptop's state that merges the delta ends with the phone's state.
+  Engine server = Device("server");
+  ASSERT_TRUE(server.merge_state(laptop.export_state(), kT0 + 2000).ok());
+  ASSERT_TRUE(server.merge_state(to_json(*second_req.find("delta")), kT0 + 2000).ok());
+  EXPECT_EQ(server.export_state(), phone.export_state());
+
+  // A cursor at everything: no component to send.
+  Result<std::string> none = phone.sync_request(to_json(*req.find("versions")));
+  ASSERT_TRUE(none.ok());
+  const Value none_req = J(none.value());
+  EXPECT_TRUE(none_req.find("delta")->find("components")->as_array().empty());
+}
+
+TEST(Sync, BadCursorNamesTheEntry) {
+  Engine phone = Device("phone");
+  struct Case {
+    const char* cursor;
+    const char* error;
+  } cases[] = {
+      {"{", "cursor: invalid JSON"},
+      {"{}", "cursor: must be an array"},
+      {"[[\"a\",0]]", "cursor[0]: must be [device, epoch, version]"},
+      {"[[\"\",0,1]]", "cursor[0][0]: must be a non-empty string"},
+      {"[[\"a\",0.5,1]]", "cursor[0][1]: must be a whole number"},
+      {"[[\"a\",0,-1]]", "cursor[0][2]: must be a whole number"},
+      {"[[\"b\",0,1],[\"a\",0,1]]", "cursor[1]: devices must ascend"},
+  };
+  for (const Case& c : cases) {
+    Result<std::string> r = phone.sync_request(c.cursor);
+    ASSERT_FALSE(r.ok()) << c.cursor;
+    EXPECT_EQ(r.status().message().rfind(c.error, 0), 0u)
+        << c.cursor << " -> " << r.status().message();
+  }
+  // Round trip of a valid vector.
+  Result<VersionVector> v = import_versions(R"([["a",0,3],["b",1700000000000,9]])");
+  ASSERT_TRUE(v.ok());
+  EXPECT_EQ(export_versions(v.value()), R"([["a",0,3],["b",1700000000000,9]])");
+  EXPECT_TRUE(import_versions("").value().empty());
+  EXPECT_TRUE(import_versions("null").value().empty());
 }
 
 // Three devices, random events, identifies and impressions, random syncs of full states with

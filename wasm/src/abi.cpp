@@ -47,6 +47,7 @@ enum Op : int32_t {
   kMerge = 12,
   kErase = 13,
   kProfile = 14,
+  kSyncRequest = 15,
   kCliEval = 64,
   kCliTcf = 65,
   kCliValidate = 66,
@@ -299,6 +300,10 @@ int32_t engine_op(Handle& h, int32_t op, std::string_view in, double num) {
       return ok(string_array(e.segments()));
     case kExport:
       return ok_raw(e.export_state());
+    case kSyncRequest: {
+      pz::Result<std::string> req = e.sync_request(in);
+      return req.ok() ? ok_raw(req.value()) : fail(req.status());
+    }
     case kMerge: {
       const std::vector<char> before = e.memberships();
       pz::Status st = e.merge_state(in, now);

@@ -78,6 +78,12 @@ VersionVector versions(const ProfileState& s);
 // and bounded). merge(replica, delta(s, versions(replica))) == merge(replica, s).
 ProfileState delta(const ProfileState& s, const VersionVector& since);
 
+// A version vector as JSON, the sync cursor: [["device", epoch, version], ...] sorted by device.
+// The reader checks every entry (errors name it: `cursor[2][1]: ...`) and accepts at most
+// 4 x kMaxComponents entries; "" or "null" is the empty vector.
+std::string export_versions(const VersionVector& v);
+Result<VersionVector> import_versions(std::string_view json, std::string_view name = "cursor");
+
 // The canonical JSON form (equal states give equal bytes) and its reader; the reader checks
 // every field and reports errors with a JSON path; it never produces a state past the bounds.
 std::string export_state(const ProfileState& s);

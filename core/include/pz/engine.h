@@ -89,6 +89,10 @@ class Engine {
   // Loads a bundle. On error the previous bundle (and the profile) stay as they were and
   // `errors` (if given) lists every problem with its JSON path.
   Status load_bundle(std::string_view json, std::vector<BundleError>* errors = nullptr);
+  // Loads a bundle compiled once (compile_bundle) and shared, read-only, by many engines (a
+  // server keeps one per site and thread and builds an engine per request from it). Within one
+  // thread only: values are reference-counted without atomics.
+  void load_bundle(std::shared_ptr<const Bundle> compiled);
   bool has_bundle() const;
   const Bundle& bundle() const;
 
@@ -149,6 +153,11 @@ class Engine {
   // count every device; an erasure epoch erases older data here too. A malformed state changes
   // nothing and the error names the field.
   Status merge_state(std::string_view state_json, int64_t now);
+  // One side of the HTTP sync exchange (docs/server.md): given `cursor` (the server's version
+  // vector from its last sync answer, JSON; "" for none), what the server lacks (`delta`, a
+  // state) and what this engine has (`versions`, its version vector), as
+  // {"delta": state, "versions": [...]}. A malformed cursor is an error naming the entry.
+  Result<std::string> sync_request(std::string_view cursor_json) const;
 
   const Profile& profile() const;
 

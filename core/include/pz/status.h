@@ -15,6 +15,8 @@ enum class Code : unsigned char {
   kEvalError,        // a rule failed while evaluating (as JavaScript would throw)
   kLimitExceeded,    // a documented size bound was hit
   kNotFound,
+  kConflict,     // the request contradicts the current state (hosts: an HTTP 409)
+  kUnavailable,  // a host's resource failed (a store write); nothing was changed
 };
 
 const char* code_name(Code code);
