@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 mode=${1:-all}
-pkgs=(g++ cmake make nodejs npm)
+pkgs=(g++ cmake make nodejs npm libboost-dev libsqlite3-dev)
 if [ "$mode" != "--demo" ]; then
   pkgs+=(libgtest-dev nlohmann-json3-dev emscripten node-acorn brotli clang-format
         clang-14 libclang-rt-14-dev llvm-14)

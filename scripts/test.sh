@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Every test: installs what is missing, builds, runs GoogleTest (core), the wasm build with its
-# import check, the JS SDK build with its size report, the node tests (host, CLI parity on every
-# vector, differential JsonLogic and TCF on native and wasm, the browser runtime on jsdom), the
+# Every test: installs what is missing, builds, runs GoogleTest (core, server store), the wasm
+# build with its import check, the JS SDK build with its size report, the node tests (host, CLI
+# parity on every vector, differential JsonLogic and TCF on native and wasm, the browser runtime
+# on jsdom, a real pz-server process), the
 # wasm/native benchmark (printed), short fuzz runs, and the sanitizer build of the core tests.
 # Exits non-zero on the first failure.
 set -euo pipefail
@@ -30,6 +31,9 @@ node bench/size.mjs --check-loader
 echo "== node tests (native CLI, wasm host, wasm CLI parity, browser runtime on jsdom)"
 PZ_BIN="$PWD/build/pz" node --test tests/js/
 
+echo "== server tests (a real pz-server on 127.0.0.1: every endpoint, two devices, erasure, kill -9)"
+PZ_SERVER="$PWD/build/pz-server" node --test tests/server/
+
 echo "== differential tests again, through the wasm CLI (node js/bin/pz.mjs)"
 PZ_BIN="$PWD/js/bin/pz-wasm" node --test tests/js/jsonlogic_diff.test.mjs tests/js/tcf_diff.test.mjs
 
@@ -41,7 +45,7 @@ scripts/fuzz.sh 20
 
 echo "== core tests under ASan+UBSan"
 cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DPZ_SANITIZE=ON -DPZ_DEVELOPER=ON >/dev/null
-cmake --build build-asan -j"$jobs" --target pz_core_tests pz
+cmake --build build-asan -j"$jobs" --target pz_core_tests pz pz_server_tests
 # Fewer random CRDT histories under the sanitizers (100,000 in the plain run above).
 PZ_CRDT_HISTORIES=5000 ctest --test-dir build-asan --output-on-failure -j"$jobs"
 echo "== all tests passed"

@@ -1,0 +1,888 @@
+#include "api.h"
+
+#include <sys/stat.h>
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <fstream>
+#include <future>
+#include <sstream>
+
+#include "pz/bundle.h"
+#include "pz/crdt.h"
+#include "pz/engine.h"
+#include "pz/json.h"
+#include "pz/logic.h"
+#include "pz/murmur3.h"
+
+namespace pz::server {
+
+namespace {
+
+constexpr size_t kMaxIdBytes = 128;
+constexpr size_t kMaxEventsPerBatch = 1000;
+constexpr size_t kMaxSlots = 64;
+
+const char kCorsMethods[] = "GET, POST, PUT, DELETE, OPTIONS";
+const char kCorsHeaders[] = "authorization, content-type, if-none-match";
+
+std::string quote(const std::string& s) { return to_json(Value::String(s)); }
+
+std::string error_body(const std::string& code, const std::string& message,
+                       const std::string& extra = "") {
+  return "{\"error\":" + quote(code) + ",\"message\":" + quote(message) + extra + "}";
+}
+
+int http_status(Code code) {
+  switch (code) {
+    case Code::kInvalidJson:
+    case Code::kInvalidArgument:
+    case Code::kEvalError:
+      return 400;
+    case Code::kLimitExceeded:
+      return 413;
+    case Code::kNotFound:
+      return 404;
+    case Code::kConflict:
+      return 409;
+    default:
+      return 500;
+  }
+}
+
+const char* error_code(int status, Code code) {
+  switch (status) {
+    case 400:
+      return code == Code::kInvalidJson ? "invalid_json" : "invalid_request";
+    case 401:
+      return "unauthorized";
+    case 403:
+      return "forbidden";
+    case 404:
+      return "not_found";
+    case 405:
+      return "method_not_allowed";
+    case 409:
+      return "conflict";
+    case 413:
+      return "too_large";
+    case 422:
+      return "invalid_bundle";
+    case 429:
+      return "rate_limited";
+    case 503:
+      return "shutting_down";
+    default:
+      return "store_error";
+  }
+}
+
+// A quoted strong ETag over the bytes.
+std::string etag_of(const std::string& body) {
+  char buf[48];
+  std::snprintf(buf, sizeof buf, "\"%08x%08x-%zx\"", murmur3_32(body, 0x70a5),
+                murmur3_32(body, 0x1b873593), body.size());
+  return buf;
+}
+
+bool etag_matches(const std::string& header, const std::string& etag) {
+  if (header.empty()) return false;
+  std::stringstream ss(header);
+  std::string item;
+  while (std::getline(ss, item, ',')) {
+    item.erase(0, item.find_first_not_of(" \t"));
+    item.erase(item.find_last_not_of(" \t") + 1);
+    if (item.rfind("W/", 0) == 0) item.erase(0, 2);
+    if (item == "*" || item == etag) return true;
+  }
+  return false;
+}
+
+int hex(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+// Percent-decoding; false on a malformed escape or a NUL byte.
+bool url_decode(const std::string& in, std::string& out, bool plus_is_space) {
+  out.clear();
+  for (size_t i = 0; i < in.size(); ++i) {
+    char c = in[i];
+    if (c == '%') {
+      if (i + 2 >= in.size()) return false;
+      const int hi = hex(in[i + 1]), lo = hex(in[i + 2]);
+      if (hi < 0 || lo < 0) return false;
+      c = static_cast<char>(hi * 16 + lo);
+      i += 2;
+    } else if (c == '+' && plus_is_space) {
+      c = ' ';
+    }
+    if (c == '\0') return false;
+    out += c;
+  }
+  return true;
+}
+
+std::string query_param(const std::string& query, const std::string& name) {
+  std::stringstream ss(query);
+  std::string part;
+  while (std::getline(ss, part, '&')) {
+    auto eq = part.find('=');
+    if (part.substr(0, eq) != name) continue;
+    std::string value;
+    if (eq != std::string::npos && url_decode(part.substr(eq + 1), value, true)) return value;
+    return "";
+  }
+  return "";
+}
+
+bool valid_id(const Value* v) {
+  return v != nullptr && v->is_string() && !v->as_string().empty() &&
+         v->as_string().size() <= kMaxIdBytes;
+}
+
+std::string id_error(const std::string& field) {
+  return field + ": must be a non-empty string of at most " + std::to_string(kMaxIdBytes) +
+         " bytes";
+}
+
+// The import error of a sync state, re-rooted at `field` ("delta.components[0]...").
+std::string state_error(const std::string& field, const std::string& message) {
+  const std::string prefix = "sync state: ";
+  std::string rest = message.rfind(prefix, 0) == 0 ? message.substr(prefix.size()) : message;
+  if (rest.rfind("(state)", 0) == 0) return field + rest.substr(7);
+  if (rest.rfind("invalid JSON", 0) == 0 || rest.rfind("must be", 0) == 0) {
+    return field + ": " + rest;
+  }
+  return field + "." + rest;
+}
+
+Result<ProfileState> state_or_empty(const std::string& text) {
+  if (text.empty()) return ProfileState();
+  return import_state(text);
+}
+
+// The compiled bundle for (site, etag), per thread: values are reference-counted without atomics
+// (pz/value.h), so a compiled bundle never crosses threads.
+std::shared_ptr<const Bundle> compiled_bundle(const std::string& site, const std::string& etag,
+                                              const std::string& body) {
+  thread_local std::unordered_map<std::string, std::shared_ptr<const Bundle>> cache;
+  const std::string key = site + '\n' + etag;
+  auto it = cache.find(key);
+  if (it != cache.end()) return it->second;
+  auto b = std::make_shared<Bundle>();
+  std::vector<BundleError> errors;
+  if (!compile_bundle(body, *b, errors)) return nullptr;  // stored bundles were validated
+  if (cache.size() >= 64) cache.clear();
+  cache.emplace(key, b);
+  return b;
+}
+
+JsonParser& thread_parser() {
+  thread_local JsonParser parser;
+  return parser;
+}
+
+std::string content_type_of(const std::string& path) {
+  static const std::pair<const char*, const char*> kTypes[] = {
+      {".html", "text/html; charset=utf-8"},
+      {".js", "text/javascript; charset=utf-8"},
+      {".mjs", "text/javascript; charset=utf-8"},
+      {".css", "text/css; charset=utf-8"},
+      {".json", "application/json"},
+      {".wasm", "application/wasm"},
+      {".svg", "image/svg+xml"},
+      {".png", "image/png"},
+      {".jpg", "image/jpeg"},
+      {".ico", "image/x-icon"},
+      {".txt", "text/plain; charset=utf-8"},
+      {".map", "application/json"},
+  };
+  for (const auto& [ext, type] : kTypes) {
+    const size_t n = std::char_traits<char>::length(ext);
+    if (path.size() >= n && path.compare(path.size() - n, n, ext) == 0) return type;
+  }
+  return "application/octet-stream";
+}
+
+}  // namespace
+
+size_t body_limit(const std::string& method, const std::string& path) {
+  if (method == "GET" || method == "HEAD" || method == "OPTIONS" || method == "DELETE") {
+    return 0;
+  }
+  if (path == "/v1/collect") return kMaxBatchBytes;
+  return 1024 * 1024;
+}
+
+struct Api::Call {
+  Request req;
+  Respond respond;
+  std::string route = "not_found";
+  const Key* key = nullptr;
+  bool cors = false;  // the Origin may read the answer
+
+  void reply(Response r) {
+    r.route = route;
+    if (key != nullptr) r.site = key->site->id;
+    if (cors) {
+      r.headers.emplace_back("Access-Control-Allow-Origin", req.origin);
+      r.headers.emplace_back("Vary", "Origin");
+      r.headers.emplace_back("Access-Control-Expose-Headers", "ETag, Retry-After");
+    }
+    respond(std::move(r));
+  }
+  void ok(std::string body, int status = 200) {
+    Response r;
+    r.status = status;
+    r.body = std::move(body);
+    reply(std::move(r));
+  }
+  void fail(int status, const std::string& message, Code code = Code::kInvalidArgument,
+            const std::string& extra = "") {
+    Response r;
+    r.status = status;
+    r.body = error_body(error_code(status, code), message, extra);
+    reply(std::move(r));
+  }
+  void fail(const Status& st) { fail(http_status(st.code()), st.message(), st.code()); }
+  // The JSON object body, or a 400 naming the byte offset.
+  bool object(Value& out) {
+    Result<Value> doc = thread_parser().parse(req.body);
+    if (!doc.ok()) {
+      fail(400, "body: " + doc.status().message(), Code::kInvalidJson);
+      return false;
+    }
+    if (!doc.value().is_object()) {
+      fail(400, std::string("body: must be a JSON object, got ") + kind_name(doc.value()));
+      return false;
+    }
+    out = doc.take();
+    return true;
+  }
+};
+
+Api::Api(Sites sites, Store& store, Metrics& metrics, ApiOptions options)
+    : sites_(std::move(sites)), store_(store), metrics_(metrics), options_(std::move(options)) {
+  if (!options_.clock) {
+    options_.clock = [] {
+      using namespace std::chrono;
+      return static_cast<int64_t>(
+          duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count());
+    };
+  }
+}
+
+int64_t Api::now() const { return options_.clock(); }
+
+Status Api::seed_bundles(const std::string& default_file) {
+  for (const auto& site : sites_.sites) {
+    Result<std::optional<BundleVersion>> stored = store_.active_bundle(site->id);
+    if (!stored.ok()) return stored.status();
+    if (stored.value().has_value()) {
+      const BundleVersion& b = *stored.value();
+      set_active(site->id, std::make_shared<ActiveBundle>(
+                               ActiveBundle{b.version, b.etag, b.bundle_version, b.body}));
+      continue;
+    }
+    const std::string file = site->bundle_file.empty() ? default_file : site->bundle_file;
+    if (file.empty()) continue;
+    std::ifstream in(file, std::ios::binary);
+    if (!in) return Status(Code::kNotFound, "bundle file " + file + ": cannot read it");
+    std::stringstream ss;
+    ss << in.rdbuf();
+    const std::string body = ss.str();
+    Bundle compiled;
+    std::vector<BundleError> errors;
+    if (!compile_bundle(body, compiled, errors)) {
+      return Status(Code::kInvalidArgument, "bundle file " + file + ": " + format_errors(errors));
+    }
+    BundleVersion v;
+    v.etag = etag_of(body);
+    v.bundle_version = compiled.version;
+    v.created = now();
+    v.body = body;
+    std::promise<Result<BundleVersion>> done;
+    auto future = done.get_future();
+    store_.put_bundle(site->id, v, [&done](Result<BundleVersion> r) { done.set_value(r); });
+    Result<BundleVersion> stored_v = future.get();
+    if (!stored_v.ok()) return stored_v.status();
+    set_active(site->id, std::make_shared<ActiveBundle>(ActiveBundle{
+                             stored_v.value().version, v.etag, v.bundle_version, body}));
+  }
+  return Status::Ok();
+}
+
+std::shared_ptr<const Api::ActiveBundle> Api::active(const std::string& site) {
+  std::lock_guard<std::mutex> lock(bundles_mu_);
+  auto it = bundles_.find(site);
+  return it == bundles_.end() ? nullptr : it->second;
+}
+
+void Api::set_active(const std::string& site, std::shared_ptr<const ActiveBundle> bundle) {
+  std::lock_guard<std::mutex> lock(bundles_mu_);
+  bundles_[site] = std::move(bundle);
+}
+
+bool Api::take_token(const Key& key, double& retry_after_s) {
+  const RateLimit& rl = key.site->rate_limit;
+  if (rl.per_second <= 0) return true;
+  using namespace std::chrono;
+  const double t = duration<double>(steady_clock::now().time_since_epoch()).count();
+  std::lock_guard<std::mutex> lock(buckets_mu_);
+  Bucket& b = buckets_[key.key];
+  const double burst = std::max(rl.burst, 1.0);
+  if (!b.started) {
+    b = Bucket{burst, t, true};
+  } else {
+    b.tokens = std::min(burst, b.tokens + (t - b.at) * rl.per_second);
+    b.at = t;
+  }
+  if (b.tokens >= 1) {
+    b.tokens -= 1;
+    return true;
+  }
+  retry_after_s = (1 - b.tokens) / rl.per_second;
+  return false;
+}
+
+void Api::handle(Request request, Respond respond) {
+  auto call = std::make_shared<Call>();
+  call->req = std::move(request);
+  call->respond = std::move(respond);
+  route(call);
+}
+
+void Api::route(const CallPtr& call) {
+  const Request& req = call->req;
+  const std::string& path = req.path;
+  const bool v1 = path.rfind("/v1/", 0) == 0;
+  if (shutting_down_) {
+    call->route = "shutdown";
+    return call->fail(503, "the server is shutting down");
+  }
+  // CORS preflight: it carries no key, so it is answered for any origin some site allows.
+  if (req.method == "OPTIONS") {
+    call->route = "preflight";
+    if (!v1 || req.origin.empty() || !sites_.any_allows(req.origin)) {
+      return call->fail(403, "origin not allowed");
+    }
+    Response r;
+    r.status = 204;
+    r.content_type.clear();
+    r.headers = {{"Access-Control-Allow-Origin", req.origin},
+                 {"Access-Control-Allow-Methods", kCorsMethods},
+                 {"Access-Control-Allow-Headers", kCorsHeaders},
+                 {"Access-Control-Max-Age", "600"},
+                 {"Vary", "Origin"}};
+    return call->reply(std::move(r));
+  }
+  // Errors before the key is known are readable by an origin some site allows.
+  call->cors = v1 && !req.origin.empty() && sites_.any_allows(req.origin);
+  auto method_is = [&](std::initializer_list<const char*> allowed) {
+    for (const char* m : allowed) {
+      if (req.method == m) return true;
+    }
+    std::string list;
+    for (const char* m : allowed) list += (list.empty() ? "" : ", ") + std::string(m);
+    Response r;
+    r.status = 405;
+    r.body = error_body("method_not_allowed", req.method + " " + path + ": use " + list);
+    r.headers.emplace_back("Allow", list);
+    call->reply(std::move(r));
+    return false;
+  };
+  if (path == "/healthz") {
+    call->route = "healthz";
+    if (method_is({"GET", "HEAD"})) call->ok("{\"status\":\"ok\"}");
+    return;
+  }
+  if (path == "/metrics") {
+    call->route = "metrics";
+    if (!method_is({"GET"})) return;
+    Response r;
+    r.content_type = "text/plain; version=0.0.4; charset=utf-8";
+    r.body = metrics_.render();
+    return call->reply(std::move(r));
+  }
+  if (path == "/v1/collect") {
+    call->route = "collect";
+    if (method_is({"POST"}) && authorize(call, false, true)) collect(call);
+    return;
+  }
+  if (path == "/v1/sync") {
+    call->route = "sync";
+    if (method_is({"POST"}) && authorize(call, false, false)) sync(call);
+    return;
+  }
+  if (path == "/v1/identify") {
+    call->route = "identify";
+    if (method_is({"POST"}) && authorize(call, false, false)) identify(call);
+    return;
+  }
+  if (path == "/v1/decide") {
+    call->route = "decide";
+    if (method_is({"POST"}) && authorize(call, false, false)) decide(call);
+    return;
+  }
+  if (path == "/v1/bundle") {
+    call->route = "bundle";
+    if (!method_is({"GET", "PUT"})) return;
+    if (req.method == "GET") {
+      if (authorize(call, false, true)) get_bundle(call);
+    } else if (authorize(call, true, false)) {
+      put_bundle(call);
+    }
+    return;
+  }
+  if (path == "/v1/bundle/versions") {
+    call->route = "bundle_versions";
+    if (method_is({"GET"}) && authorize(call, true, false)) bundle_versions(call);
+    return;
+  }
+  if (path == "/v1/bundle/rollback") {
+    call->route = "bundle_rollback";
+    if (method_is({"POST"}) && authorize(call, true, false)) rollback(call);
+    return;
+  }
+  const std::string profiles = "/v1/profiles/";
+  if (path.rfind(profiles, 0) == 0) {
+    call->route = "profiles";
+    std::string id;
+    if (!url_decode(path.substr(profiles.size()), id, false) || id.empty() ||
+        id.size() > kMaxIdBytes) {
+      return call->fail(400, "the profile id in the path must be 1 to 128 bytes");
+    }
+    if (method_is({"GET", "DELETE"}) && authorize(call, true, false)) profile(call, id);
+    return;
+  }
+  if (!v1 && !options_.static_dir.empty() && (req.method == "GET" || req.method == "HEAD")) {
+    call->route = "static";
+    return serve_static(call);
+  }
+  call->fail(404, "no such endpoint: " + req.method + " " + path);
+}
+
+bool Api::authorize(const CallPtr& call, bool secret, bool key_in_query) {
+  const Request& req = call->req;
+  std::string key;
+  const std::string bearer = "Bearer ";
+  if (req.authorization.size() > bearer.size() &&
+      std::equal(bearer.begin(), bearer.end(), req.authorization.begin(),
+                 [](char a, char b) { return std::tolower(a) == std::tolower(b); })) {
+    key = req.authorization.substr(bearer.size());
+    key.erase(key.find_last_not_of(" \t") + 1);
+  } else if (key_in_query) {
+    key = query_param(req.query, "key");
+  }
+  if (key.empty()) {
+    call->fail(401, "a key is required: Authorization: Bearer <key>");
+    return false;
+  }
+  const Key* k = sites_.find(key);
+  if (k == nullptr) {
+    call->fail(401, "unknown key");
+    return false;
+  }
+  if (k->kind == KeyKind::kSecret && !req.origin.empty()) {
+    call->fail(403, "a secret key must not be used from a browser (the request has an Origin)");
+    return false;
+  }
+  if (secret && k->kind != KeyKind::kSecret) {
+    call->fail(403, "this needs the site's secret key");
+    return false;
+  }
+  if (!req.origin.empty() && !k->site->allows_origin(req.origin)) {
+    call->cors = false;
+    call->fail(403, "origin " + req.origin + " is not allowed for this site");
+    return false;
+  }
+  call->key = k;
+  call->cors = !req.origin.empty();
+  double retry_after = 0;
+  if (!take_token(*k, retry_after)) {
+    metrics_.rate_limited.fetch_add(1);
+    Response r;
+    r.status = 429;
+    r.body = error_body("rate_limited", "too many requests for this key; retry later");
+    r.headers.emplace_back(
+        "Retry-After", std::to_string(std::max<int64_t>(1, std::llround(std::ceil(retry_after)))));
+    call->reply(std::move(r));
+    return false;
+  }
+  return true;
+}
+
+void Api::collect(const CallPtr& call) {
+  if (call->req.body.size() > kMaxBatchBytes) {
+    return call->fail(
+        413, "the batch is " + std::to_string(call->req.body.size()) + " bytes, more than 524288");
+  }
+  Value body;
+  if (!call->object(body)) return;
+  const Value* anon = body.find("anonymous_id");
+  if (!valid_id(anon)) return call->fail(400, id_error("anonymous_id"));
+  const Value* user = body.find("user_id");
+  if (user != nullptr && !user->is_nullish() && !valid_id(user)) {
+    return call->fail(400, id_error("user_id"));
+  }
+  const Value* events = body.find("events");
+  if (events == nullptr || !events->is_array()) {
+    return call->fail(400, "events: must be an array of events");
+  }
+  const Array& list = events->as_array();
+  if (list.size() > kMaxEventsPerBatch) {
+    return call->fail(
+        413, "events: " + std::to_string(list.size()) + " events, more than 1000 per batch");
+  }
+  std::vector<StoredEvent> stored;
+  stored.reserve(list.size());
+  std::string rejected;
+  int64_t rejected_count = 0;
+  for (size_t i = 0; i < list.size(); ++i) {
+    const std::string at = "events[" + std::to_string(i) + "]";
+    std::string json = to_json(list[i]);
+    if (json.size() > kMaxEventBytes) {
+      return call->fail(
+          413, at + ": " + std::to_string(json.size()) + " bytes, more than 32768 per event");
+    }
+    std::string error;
+    Result<Event> e = parse_event(list[i]);
+    if (!e.ok()) {
+      error = e.status().message();
+      if (error.rfind("event", 0) == 0) error = at + error.substr(5);
+    } else if (const Value* id = list[i].find("id"); !valid_id(id)) {
+      error = at +
+              ".id: must be a non-empty string of at most 128 bytes (a unique id per "
+              "event; retries are deduplicated by it)";
+    }
+    if (!error.empty()) {
+      rejected += std::string(rejected.empty() ? "" : ",") + "{\"index\":" + std::to_string(i) +
+                  ",\"error\":" + quote(error) + "}";
+      ++rejected_count;
+      continue;
+    }
+    StoredEvent s;
+    s.id = e.value().id;
+    s.profile = anon->as_string();
+    s.user = user != nullptr && user->is_string() ? user->as_string() : "";
+    s.t = e.value().t;
+    s.body = std::move(json);
+    stored.push_back(std::move(s));
+  }
+  metrics_.events_rejected.fetch_add(static_cast<uint64_t>(rejected_count));
+  auto answer = [call, rejected](int64_t accepted, int64_t duplicates) {
+    call->ok("{\"accepted\":" + std::to_string(accepted) +
+             ",\"duplicates\":" + std::to_string(duplicates) + ",\"rejected\":[" + rejected + "]}");
+  };
+  if (stored.empty()) return answer(0, 0);
+  store_.append_events(
+      call->key->site->id, std::move(stored), now(), [this, call, answer](Result<CollectResult> r) {
+        if (!r.ok()) return call->fail(r.status());
+        metrics_.events.fetch_add(static_cast<uint64_t>(r.value().accepted));
+        metrics_.events_duplicate.fetch_add(static_cast<uint64_t>(r.value().duplicates));
+        answer(r.value().accepted, r.value().duplicates);
+      });
+}
+
+void Api::sync(const CallPtr& call) {
+  Value body;
+  if (!call->object(body)) return;
+  const Value* id = body.find("id");
+  if (!valid_id(id)) return call->fail(400, id_error("id"));
+  const Value* delta_v = body.find("delta");
+  if (delta_v == nullptr || !delta_v->is_object()) {
+    return call->fail(400, "delta: must be a sync state object (docs/sync.md)");
+  }
+  Result<ProfileState> delta = import_state(to_json(*delta_v));
+  if (!delta.ok()) return call->fail(400, state_error("delta", delta.status().message()));
+  VersionVector device;
+  if (const Value* v = body.find("versions"); v != nullptr && !v->is_nullish()) {
+    Result<VersionVector> parsed = import_versions(to_json(*v), "versions");
+    if (!parsed.ok()) return call->fail(400, parsed.status().message());
+    device = parsed.take();
+  }
+  // The merged state, kept for the answer (the update may run more than once).
+  auto merged = std::make_shared<ProfileState>();
+  auto incoming = std::make_shared<const ProfileState>(delta.take());
+  store_.update_profile(
+      call->key->site->id, id->as_string(),
+      [incoming, merged](const std::string&, const std::string& current) -> Result<std::string> {
+        Result<ProfileState> have = state_or_empty(current);
+        if (!have.ok()) {
+          return Status(Code::kUnavailable, "stored state unreadable: " + have.status().message());
+        }
+        *merged = merge(have.value(), *incoming);
+        return export_state(*merged);
+      },
+      now(),
+      [this, call, merged, device = std::move(device)](Result<ProfileUpdate> r) {
+        if (!r.ok()) return call->fail(r.status());
+        metrics_.syncs.fetch_add(1);
+        call->ok("{\"id\":" + quote(r.value().id) +
+                 ",\"delta\":" + export_state(pz::delta(*merged, device)) +
+                 ",\"cursor\":" + export_versions(versions(*merged)) + "}");
+      });
+}
+
+void Api::identify(const CallPtr& call) {
+  Value body;
+  if (!call->object(body)) return;
+  const Value* anon = body.find("anonymous_id");
+  const Value* user = body.find("user_id");
+  if (!valid_id(anon)) return call->fail(400, id_error("anonymous_id"));
+  if (!valid_id(user)) return call->fail(400, id_error("user_id"));
+  store_.link(
+      call->key->site->id, anon->as_string(), user->as_string(),
+      [](const std::string& user_state, const std::string& anon_state) -> Result<std::string> {
+        Result<ProfileState> u = state_or_empty(user_state);
+        Result<ProfileState> a = state_or_empty(anon_state);
+        if (!u.ok() || !a.ok()) {
+          return Status(Code::kUnavailable,
+                        "stored state unreadable: " + (u.ok() ? a : u).status().message());
+        }
+        return export_state(merge(u.value(), a.value()));
+      },
+      now(),
+      [this, call](Result<LinkResult> r) {
+        if (!r.ok()) return call->fail(r.status());
+        if (r.value().merged) metrics_.identifies.fetch_add(1);
+        call->ok("{\"id\":" + quote(r.value().id) +
+                 ",\"merged\":" + (r.value().merged ? "true" : "false") + "}");
+      });
+}
+
+void Api::decide(const CallPtr& call) {
+  Value body;
+  if (!call->object(body)) return;
+  const Value* id = body.find("id");
+  if (!valid_id(id)) return call->fail(400, id_error("id"));
+  const Value* slots_v = body.find("slots");
+  if (slots_v == nullptr || !slots_v->is_array() || slots_v->as_array().empty() ||
+      slots_v->as_array().size() > kMaxSlots) {
+    return call->fail(400, "slots: must be an array of 1 to 64 slot names");
+  }
+  std::vector<std::string> slots;
+  for (size_t i = 0; i < slots_v->as_array().size(); ++i) {
+    const Value& s = slots_v->as_array()[i];
+    if (!s.is_string() || s.as_string().empty()) {
+      return call->fail(400, "slots[" + std::to_string(i) + "]: must be a slot name");
+    }
+    slots.push_back(s.as_string());
+  }
+  Value page, context, consent;
+  for (auto [name, out] :
+       {std::pair{"page", &page}, std::pair{"context", &context}, std::pair{"consent", &consent}}) {
+    const Value* v = body.find(name);
+    if (v == nullptr || v->is_undefined()) continue;
+    if (!v->is_object()) {
+      return call->fail(400, std::string(name) + ": must be an object, got " + kind_name(*v));
+    }
+    *out = *v;
+  }
+  int64_t at = now();
+  if (const Value* t = body.find("now"); t != nullptr) {
+    if (!t->is_number() || !std::isfinite(t->as_number()) || std::fabs(t->as_number()) > 8.64e15) {
+      return call->fail(400, "now: must be a time in ms since the epoch");
+    }
+    at = static_cast<int64_t>(std::floor(t->as_number()));
+  }
+  const Value* why_v = body.find("why");
+  const bool with_why = why_v != nullptr && truthy(*why_v);
+
+  std::shared_ptr<const ActiveBundle> active_bundle = active(call->key->site->id);
+  if (!active_bundle) return call->fail(404, "this site has no bundle yet (PUT /v1/bundle)");
+  std::shared_ptr<const Bundle> compiled =
+      compiled_bundle(call->key->site->id, active_bundle->etag, active_bundle->body);
+  if (!compiled) return call->fail(500, "the active bundle does not compile", Code::kUnavailable);
+
+  Result<std::optional<ProfileUpdate>> stored =
+      store_.get_state(call->key->site->id, id->as_string());
+  if (!stored.ok()) return call->fail(stored.status());
+  Engine engine;
+  engine.load_bundle(compiled);
+  engine.set_device_id("server");
+  std::string resolved = id->as_string();
+  if (stored.value().has_value()) {
+    resolved = stored.value()->id;
+    Status st = engine.merge_state(stored.value()->state, at);
+    if (!st.ok()) {
+      return call->fail(500, "stored state unreadable: " + st.message(), Code::kUnavailable);
+    }
+  }
+  // The anonymous id seeds holdout and experiment buckets, as on the device.
+  engine.set_anonymous_id(id->as_string());
+  if (consent.is_object()) {
+    Status st = engine.consent(consent, at);
+    if (!st.ok()) return call->fail(400, "consent: " + st.message());
+  }
+  if (context.is_object()) {
+    Status st = engine.set_context(context);
+    if (!st.ok()) return call->fail(400, "context: " + st.message());
+  }
+  engine.evaluate(at, page);
+  std::vector<Decision> decisions = engine.decide(slots, at, page);
+  Array out;
+  for (Decision& d : decisions) {
+    std::vector<Member> m;
+    m.emplace_back("slot", Value::String(d.slot));
+    m.emplace_back("action", d.action.empty() ? Value::Null() : Value::String(d.action));
+    m.emplace_back("content", d.content.is_undefined() ? Value::Null() : d.content);
+    if (with_why) m.emplace_back("why", engine.why(d));
+    out.push_back(Value::MakeObject(std::move(m)));
+  }
+  Array segs;
+  for (std::string& s : engine.segments()) segs.push_back(Value::String(std::move(s)));
+  metrics_.decisions.fetch_add(decisions.size());
+  call->ok(to_json(Value::MakeObject({{"id", Value::String(resolved)},
+                                      {"segments", Value::MakeArray(std::move(segs))},
+                                      {"decisions", Value::MakeArray(std::move(out))}})));
+}
+
+void Api::get_bundle(const CallPtr& call) {
+  std::shared_ptr<const ActiveBundle> b = active(call->key->site->id);
+  if (!b) return call->fail(404, "this site has no bundle yet (PUT /v1/bundle)");
+  Response r;
+  r.headers = {{"ETag", b->etag}, {"Cache-Control", "no-cache"}};
+  if (etag_matches(call->req.if_none_match, b->etag)) {
+    r.status = 304;
+    r.content_type.clear();
+  } else {
+    r.body = b->body;
+  }
+  call->reply(std::move(r));
+}
+
+void Api::put_bundle(const CallPtr& call) {
+  Bundle compiled;
+  std::vector<BundleError> errors;
+  if (!compile_bundle(call->req.body, compiled, errors)) {
+    std::string list;
+    for (const BundleError& e : errors) {
+      list += std::string(list.empty() ? "" : ",") + "{\"path\":" + quote(e.path) +
+              ",\"message\":" + quote(e.message) + "}";
+    }
+    const std::string first =
+        errors.empty() ? "invalid bundle"
+                       : (errors[0].path.empty() ? "" : errors[0].path + ": ") + errors[0].message;
+    return call->fail(422, "bundle rejected (the active bundle stays): " + first,
+                      Code::kInvalidArgument, ",\"errors\":[" + list + "]");
+  }
+  BundleVersion v;
+  v.etag = etag_of(call->req.body);
+  v.bundle_version = compiled.version;
+  v.created = now();
+  v.body = call->req.body;
+  const std::string site = call->key->site->id;
+  store_.put_bundle(site, std::move(v), [this, call, site](Result<BundleVersion> r) {
+    if (!r.ok()) return call->fail(r.status());
+    const BundleVersion& b = r.value();
+    set_active(site, std::make_shared<ActiveBundle>(
+                         ActiveBundle{b.version, b.etag, b.bundle_version, b.body}));
+    metrics_.bundle_updates.fetch_add(1);
+    call->ok("{\"version\":" + std::to_string(b.version) + ",\"etag\":" + quote(b.etag) +
+             ",\"bundle_version\":" + quote(b.bundle_version) + "}");
+  });
+}
+
+void Api::bundle_versions(const CallPtr& call) {
+  Result<BundleList> list = store_.bundle_versions(call->key->site->id);
+  if (!list.ok()) return call->fail(list.status());
+  std::string out = "{\"active\":" + std::to_string(list.value().active) + ",\"versions\":[";
+  bool first = true;
+  for (const BundleVersion& b : list.value().versions) {
+    out += std::string(first ? "" : ",") + "{\"version\":" + std::to_string(b.version) +
+           ",\"etag\":" + quote(b.etag) + ",\"bundle_version\":" + quote(b.bundle_version) +
+           ",\"created\":" + std::to_string(b.created) + "}";
+    first = false;
+  }
+  call->ok(out + "]}");
+}
+
+void Api::rollback(const CallPtr& call) {
+  int64_t version = 0;
+  if (!call->req.body.empty()) {
+    Value body;
+    if (!call->object(body)) return;
+    if (const Value* v = body.find("version"); v != nullptr) {
+      if (!v->is_number() || v->as_number() < 1 || v->as_number() > 9e15 ||
+          v->as_number() != std::floor(v->as_number())) {
+        return call->fail(400, "version: must be a version number (1, 2, ...)");
+      }
+      version = static_cast<int64_t>(v->as_number());
+    }
+  }
+  const std::string site = call->key->site->id;
+  store_.activate_bundle(site, version, [this, call, site](Result<BundleVersion> r) {
+    if (!r.ok()) return call->fail(r.status());
+    const BundleVersion& b = r.value();
+    set_active(site, std::make_shared<ActiveBundle>(
+                         ActiveBundle{b.version, b.etag, b.bundle_version, b.body}));
+    metrics_.bundle_updates.fetch_add(1);
+    call->ok("{\"version\":" + std::to_string(b.version) + ",\"etag\":" + quote(b.etag) +
+             ",\"bundle_version\":" + quote(b.bundle_version) + "}");
+  });
+}
+
+void Api::profile(const CallPtr& call, const std::string& id) {
+  const std::string site = call->key->site->id;
+  if (call->req.method == "GET") {
+    Result<std::optional<ProfileRecord>> r = store_.get_profile(site, id);
+    if (!r.ok()) return call->fail(r.status());
+    if (!r.value().has_value()) return call->fail(404, "no profile with this id");
+    const ProfileRecord& p = *r.value();
+    std::string aliases;
+    for (const std::string& a : p.aliases) aliases += (aliases.empty() ? "" : ",") + quote(a);
+    return call->ok("{\"id\":" + quote(p.id) + ",\"aliases\":[" + aliases +
+                    "],\"state\":" + p.state + ",\"events\":" + std::to_string(p.events) + "}");
+  }
+  ProfileState erased;
+  erased.erased = true;
+  erased.erased_at = now();
+  const int64_t at = erased.erased_at;
+  store_.erase_profile(
+      site, id, export_state(erased), at, [this, call, at](Result<ErasureResult> r) {
+        if (!r.ok()) return call->fail(r.status());
+        metrics_.erasures.fetch_add(1);
+        call->ok("{\"id\":" + quote(r.value().id) + ",\"erased_at\":" + std::to_string(at) +
+                 ",\"events_deleted\":" + std::to_string(r.value().events_deleted) + "}");
+      });
+}
+
+void Api::serve_static(const CallPtr& call) {
+  std::string rel;
+  if (!url_decode(call->req.path, rel, false) || rel.empty() || rel[0] != '/') {
+    return call->fail(400, "malformed path");
+  }
+  // No segment may be "." or ".." (the path never leaves the directory).
+  std::stringstream ss(rel.substr(1));
+  std::string seg;
+  while (std::getline(ss, seg, '/')) {
+    if (seg == "." || seg == ".." || seg.find('\\') != std::string::npos) {
+      return call->fail(404, "no such file");
+    }
+  }
+  std::string file = options_.static_dir + rel;
+  struct stat st {};
+  if (::stat(file.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) {
+    if (file.back() != '/') file += '/';
+    file += "index.html";
+  }
+  if (::stat(file.c_str(), &st) != 0 || !S_ISREG(st.st_mode) || st.st_size > (64 << 20)) {
+    return call->fail(404, "no such file");
+  }
+  std::ifstream in(file, std::ios::binary);
+  if (!in) return call->fail(404, "no such file");
+  std::stringstream data;
+  data << in.rdbuf();
+  Response r;
+  r.content_type = content_type_of(file);
+  r.body = data.str();
+  r.headers.emplace_back("Cache-Control", "no-cache");
+  call->reply(std::move(r));
+}
+
+}  // namespace pz::server

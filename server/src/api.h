@@ -1,0 +1,109 @@
+// The HTTP API of pz-server (docs/server.md), independent of the transport: a Request in, a
+// Response out through a callback (store writes answer after their commit, from the store's
+// thread). The Beast layer (http.h) only moves bytes.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "config.h"
+#include "metrics.h"
+#include "store.h"
+
+namespace pz::server {
+
+struct Request {
+  std::string method;  // "GET", "POST", ...
+  std::string path;    // without the query
+  std::string query;   // after '?', "" when none
+  std::string authorization, origin, if_none_match;
+  std::string body;
+};
+
+struct Response {
+  int status = 200;
+  std::string content_type = "application/json";
+  std::string body;
+  std::vector<std::pair<std::string, std::string>> headers;
+  std::string route;  // the route's fixed name (metrics and logs)
+  std::string site;   // the site id when a key was given ("" otherwise)
+};
+
+using Respond = std::function<void(Response)>;
+
+// Bodies are limited while they are read: this many bytes for this request line.
+constexpr size_t kMaxBatchBytes = 512 * 1024;
+size_t body_limit(const std::string& method, const std::string& path);
+
+struct ApiOptions {
+  std::string static_dir;  // "" serves no files
+  int retention_days = 30;
+  std::function<int64_t()> clock;  // ms since the epoch; default: the system clock
+};
+
+class Api {
+ public:
+  Api(Sites sites, Store& store, Metrics& metrics, ApiOptions options);
+
+  // Gives every site without a stored bundle the one from its file (or `default_file`).
+  // Errors name the file and the bundle's JSON path.
+  Status seed_bundles(const std::string& default_file);
+
+  void handle(Request request, Respond respond);
+
+  // Later requests get 503 (healthz too), so that load balancers move away.
+  void set_shutting_down() { shutting_down_ = true; }
+  const Sites& sites() const { return sites_; }
+
+ private:
+  struct ActiveBundle {
+    int64_t version = 0;
+    std::string etag;
+    std::string bundle_version;
+    std::string body;
+  };
+  struct Call;  // one request being handled
+  using CallPtr = std::shared_ptr<Call>;
+
+  void route(const CallPtr& call);
+  bool authorize(const CallPtr& call, bool secret, bool key_in_query);
+  void collect(const CallPtr& call);
+  void sync(const CallPtr& call);
+  void identify(const CallPtr& call);
+  void decide(const CallPtr& call);
+  void get_bundle(const CallPtr& call);
+  void put_bundle(const CallPtr& call);
+  void bundle_versions(const CallPtr& call);
+  void rollback(const CallPtr& call);
+  void profile(const CallPtr& call, const std::string& id);
+  void serve_static(const CallPtr& call);
+
+  std::shared_ptr<const ActiveBundle> active(const std::string& site);
+  void set_active(const std::string& site, std::shared_ptr<const ActiveBundle> bundle);
+  bool take_token(const Key& key, double& retry_after_s);
+  int64_t now() const;
+
+  Sites sites_;
+  Store& store_;
+  Metrics& metrics_;
+  ApiOptions options_;
+  std::atomic<bool> shutting_down_{false};
+  std::mutex bundles_mu_;
+  std::unordered_map<std::string, std::shared_ptr<const ActiveBundle>> bundles_;
+  struct Bucket {
+    double tokens = 0;
+    double at = 0;  // s
+    bool started = false;
+  };
+  std::mutex buckets_mu_;
+  std::unordered_map<std::string, Bucket> buckets_;
+};
+
+}  // namespace pz::server

@@ -1,0 +1,636 @@
+#include "sqlite_store.h"
+
+#include <sqlite3.h>
+#include <sys/stat.h>
+
+#include <cerrno>
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+#include <thread>
+#include <unordered_map>
+
+namespace pz::server {
+
+namespace {
+
+// Migrations in order: migration i brings the schema from version i to i + 1.
+const char* const kMigrations[] = {
+    // 0 -> 1
+    "CREATE TABLE events(site TEXT NOT NULL, id TEXT NOT NULL, profile TEXT NOT NULL,"
+    "  user TEXT NOT NULL, t INTEGER NOT NULL, received INTEGER NOT NULL, body TEXT NOT NULL,"
+    "  PRIMARY KEY(site, id)) WITHOUT ROWID;"
+    "CREATE INDEX events_by_profile ON events(site, profile);"
+    "CREATE INDEX events_by_user ON events(site, user) WHERE user <> '';"
+    "CREATE INDEX events_by_received ON events(received);"
+    "CREATE TABLE profiles(site TEXT NOT NULL, id TEXT NOT NULL, state TEXT NOT NULL,"
+    "  updated INTEGER NOT NULL, PRIMARY KEY(site, id)) WITHOUT ROWID;"
+    "CREATE TABLE aliases(site TEXT NOT NULL, alias TEXT NOT NULL, id TEXT NOT NULL,"
+    "  created INTEGER NOT NULL, PRIMARY KEY(site, alias)) WITHOUT ROWID;"
+    "CREATE INDEX aliases_by_id ON aliases(site, id);"
+    "CREATE TABLE bundles(site TEXT NOT NULL, version INTEGER NOT NULL, etag TEXT NOT NULL,"
+    "  bundle_version TEXT NOT NULL, created INTEGER NOT NULL, body TEXT NOT NULL,"
+    "  PRIMARY KEY(site, version)) WITHOUT ROWID;"
+    "CREATE TABLE active_bundles(site TEXT NOT NULL PRIMARY KEY, version INTEGER NOT NULL)"
+    "  WITHOUT ROWID;",
+};
+static_assert(sizeof(kMigrations) / sizeof(kMigrations[0]) == kSchemaVersion);
+
+Status store_error(sqlite3* db, const std::string& what) {
+  return Status(Code::kUnavailable,
+                "store: " + what + ": " + (db != nullptr ? sqlite3_errmsg(db) : "out of memory"));
+}
+
+// One connection with its prepared statements (cached by SQL text).
+class Db {
+ public:
+  ~Db() {
+    for (auto& [sql, st] : stmts_) sqlite3_finalize(st);
+    if (db_ != nullptr) sqlite3_close_v2(db_);
+  }
+  Status open(const std::string& path, bool writer) {
+    int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | (writer ? SQLITE_OPEN_CREATE : 0);
+    if (sqlite3_open_v2(path.c_str(), &db_, flags, nullptr) != SQLITE_OK) {
+      return store_error(db_, "cannot open " + path);
+    }
+    sqlite3_busy_timeout(db_, 10000);
+    if (writer) {
+      PZ_TRY(exec("PRAGMA journal_mode=WAL"));
+      PZ_TRY(exec("PRAGMA synchronous=FULL"));
+    }
+    return exec("PRAGMA cache_size=-32768");
+  }
+  Status exec(const char* sql) {
+    char* err = nullptr;
+    if (sqlite3_exec(db_, sql, nullptr, nullptr, &err) != SQLITE_OK) {
+      Status st(Code::kUnavailable, std::string("store: ") + (err ? err : "error") + " in " +
+                                        std::string(sql).substr(0, 60));
+      sqlite3_free(err);
+      return st;
+    }
+    return Status::Ok();
+  }
+  sqlite3* handle() { return db_; }
+
+  // A prepared statement, reset and with bindings cleared when the Stmt goes away.
+  class Stmt {
+   public:
+    Stmt(sqlite3_stmt* st, sqlite3* db) : st_(st), db_(db) {}
+    ~Stmt() {
+      if (st_ != nullptr) {
+        sqlite3_reset(st_);
+        sqlite3_clear_bindings(st_);
+      }
+    }
+    Stmt(const Stmt&) = delete;
+    Stmt& operator=(const Stmt&) = delete;
+    bool ok() const { return st_ != nullptr; }
+    Stmt& bind(int i, const std::string& s) {
+      sqlite3_bind_text(st_, i, s.data(), static_cast<int>(s.size()), SQLITE_STATIC);
+      return *this;
+    }
+    Stmt& bind(int i, int64_t v) {
+      sqlite3_bind_int64(st_, i, v);
+      return *this;
+    }
+    void reset() { sqlite3_reset(st_); }
+    // SQLITE_ROW, SQLITE_DONE or an error code.
+    int step() { return sqlite3_step(st_); }
+    int64_t int64(int col) { return sqlite3_column_int64(st_, col); }
+    std::string text(int col) {
+      const unsigned char* p = sqlite3_column_text(st_, col);
+      return p == nullptr ? std::string()
+                          : std::string(reinterpret_cast<const char*>(p),
+                                        static_cast<size_t>(sqlite3_column_bytes(st_, col)));
+    }
+    Status done(const char* what) {
+      int rc = step();
+      return rc == SQLITE_DONE || rc == SQLITE_ROW ? Status::Ok() : store_error(db_, what);
+    }
+
+   private:
+    sqlite3_stmt* st_;
+    sqlite3* db_;
+  };
+
+  Stmt stmt(const char* sql) {
+    auto it = stmts_.find(sql);
+    if (it == stmts_.end()) {
+      sqlite3_stmt* st = nullptr;
+      if (sqlite3_prepare_v3(db_, sql, -1, SQLITE_PREPARE_PERSISTENT, &st, nullptr) != SQLITE_OK) {
+        return Stmt(nullptr, db_);
+      }
+      it = stmts_.emplace(sql, st).first;
+    }
+    return Stmt(it->second, db_);
+  }
+
+ private:
+  sqlite3* db_ = nullptr;
+  std::unordered_map<const char*, sqlite3_stmt*> stmts_;
+};
+
+#define PZ_STMT(name, db, sql)    \
+  Db::Stmt name = (db).stmt(sql); \
+  if (!name.ok()) return store_error((db).handle(), "prepare");
+
+// The id a profile id stands for: the user it is linked to, or itself.
+Result<std::string> resolve(Db& db, const std::string& site, const std::string& id) {
+  PZ_STMT(q, db, "SELECT id FROM aliases WHERE site=?1 AND alias=?2");
+  q.bind(1, site).bind(2, id);
+  int rc = q.step();
+  if (rc == SQLITE_ROW) return q.text(0);
+  if (rc != SQLITE_DONE) return store_error(db.handle(), "resolve");
+  return id;
+}
+
+Result<std::optional<std::string>> read_state(Db& db, const std::string& site,
+                                              const std::string& id) {
+  PZ_STMT(q, db, "SELECT state FROM profiles WHERE site=?1 AND id=?2");
+  q.bind(1, site).bind(2, id);
+  int rc = q.step();
+  if (rc == SQLITE_ROW) return std::optional<std::string>(q.text(0));
+  if (rc != SQLITE_DONE) return store_error(db.handle(), "read profile");
+  return std::optional<std::string>();
+}
+
+Status write_state(Db& db, const std::string& site, const std::string& id, const std::string& state,
+                   int64_t now) {
+  PZ_STMT(q, db,
+          "INSERT INTO profiles(site, id, state, updated) VALUES(?1, ?2, ?3, ?4)"
+          " ON CONFLICT(site, id) DO UPDATE SET state=excluded.state, updated=excluded.updated");
+  q.bind(1, site).bind(2, id).bind(3, state).bind(4, now);
+  return q.done("write profile");
+}
+
+Result<BundleVersion> read_bundle(Db& db, const std::string& site, int64_t version,
+                                  bool with_body) {
+  PZ_STMT(q, db,
+          "SELECT version, etag, bundle_version, created, body FROM bundles"
+          " WHERE site=?1 AND version=?2");
+  q.bind(1, site).bind(2, version);
+  int rc = q.step();
+  if (rc == SQLITE_DONE) {
+    return Status(Code::kNotFound, "no bundle version " + std::to_string(version));
+  }
+  if (rc != SQLITE_ROW) return store_error(db.handle(), "read bundle");
+  BundleVersion b;
+  b.version = q.int64(0);
+  b.etag = q.text(1);
+  b.bundle_version = q.text(2);
+  b.created = q.int64(3);
+  if (with_body) b.body = q.text(4);
+  return b;
+}
+
+Result<int64_t> active_version(Db& db, const std::string& site) {
+  PZ_STMT(q, db, "SELECT version FROM active_bundles WHERE site=?1");
+  q.bind(1, site);
+  int rc = q.step();
+  if (rc == SQLITE_ROW) return q.int64(0);
+  if (rc != SQLITE_DONE) return store_error(db.handle(), "read active bundle");
+  return int64_t{0};
+}
+
+Status set_active(Db& db, const std::string& site, int64_t version) {
+  PZ_STMT(q, db,
+          "INSERT INTO active_bundles(site, version) VALUES(?1, ?2)"
+          " ON CONFLICT(site) DO UPDATE SET version=excluded.version");
+  q.bind(1, site).bind(2, version);
+  return q.done("activate bundle");
+}
+
+class SqliteStore final : public Store {
+ public:
+  SqliteStore(std::string path, Metrics* metrics) : path_(std::move(path)), metrics_(metrics) {}
+  ~SqliteStore() override { close(); }
+
+  Status start() {
+    writer_db_ = std::make_unique<Db>();
+    PZ_TRY(writer_db_->open(path_, true));
+    PZ_TRY(migrate(*writer_db_));
+    writer_ = std::thread([this] { write_loop(); });
+    return Status::Ok();
+  }
+
+  void append_events(const std::string& site, std::vector<StoredEvent> events, int64_t now,
+                     Done<CollectResult> done) override {
+    auto result = std::make_shared<CollectResult>();
+    submit(
+        [site, events = std::move(events), now, result](Db& db) -> Status {
+          PZ_STMT(q, db,
+                  "INSERT INTO events(site, id, profile, user, t, received, body)"
+                  " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT DO NOTHING");
+          CollectResult r;
+          for (const StoredEvent& e : events) {
+            q.bind(1, site).bind(2, e.id).bind(3, e.profile).bind(4, e.user).bind(5, e.t);
+            q.bind(6, now).bind(7, e.body);
+            if (q.step() != SQLITE_DONE) return store_error(db.handle(), "append event");
+            if (sqlite3_changes(db.handle()) == 1) {
+              ++r.accepted;
+            } else {
+              ++r.duplicates;
+            }
+            q.reset();
+          }
+          *result = r;
+          return Status::Ok();
+        },
+        [done = std::move(done), result](Status st) {
+          if (!st.ok()) return done(st);
+          done(*result);
+        });
+  }
+
+  void update_profile(const std::string& site, const std::string& id, StateUpdate update,
+                      int64_t now, Done<ProfileUpdate> done) override {
+    auto result = std::make_shared<ProfileUpdate>();
+    submit(
+        [site, id, update = std::move(update), now, result](Db& db) -> Status {
+          Result<std::string> target = resolve(db, site, id);
+          if (!target.ok()) return target.status();
+          Result<std::optional<std::string>> current = read_state(db, site, target.value());
+          if (!current.ok()) return current.status();
+          Result<std::string> next = update(target.value(), current.value().value_or(""));
+          if (!next.ok()) return next.status();
+          PZ_TRY(write_state(db, site, target.value(), next.value(), now));
+          result->id = target.take();
+          result->state = next.take();
+          return Status::Ok();
+        },
+        [done = std::move(done), result](Status st) {
+          if (!st.ok()) return done(st);
+          done(std::move(*result));
+        });
+  }
+
+  void link(const std::string& site, const std::string& anonymous_id, const std::string& user_id,
+            StateMerge merge, int64_t now, Done<LinkResult> done) override {
+    auto result = std::make_shared<LinkResult>();
+    submit(
+        [site, anonymous_id, user_id, merge = std::move(merge), now, result](Db& db) -> Status {
+          result->id = user_id;
+          Result<std::string> linked = resolve(db, site, anonymous_id);
+          if (!linked.ok()) return linked.status();
+          if (linked.value() == user_id && anonymous_id != user_id) {
+            return Status::Ok();  // linked before: nothing to merge
+          }
+          if (linked.value() != anonymous_id) {
+            return Status(Code::kConflict, "anonymous_id is linked to another user");
+          }
+          if (anonymous_id == user_id) return Status::Ok();
+          Result<std::optional<std::string>> anon = read_state(db, site, anonymous_id);
+          Result<std::optional<std::string>> user = read_state(db, site, user_id);
+          if (!anon.ok()) return anon.status();
+          if (!user.ok()) return user.status();
+          Result<std::string> merged = merge(user.value().value_or(""), anon.value().value_or(""));
+          if (!merged.ok()) return merged.status();
+          PZ_TRY(write_state(db, site, user_id, merged.value(), now));
+          {
+            PZ_STMT(del, db, "DELETE FROM profiles WHERE site=?1 AND id=?2");
+            del.bind(1, site).bind(2, anonymous_id);
+            PZ_TRY(del.done("link"));
+          }
+          {
+            // Anonymous ids linked to the anonymous id (none in practice) follow it.
+            PZ_STMT(move, db, "UPDATE aliases SET id=?3 WHERE site=?1 AND id=?2");
+            move.bind(1, site).bind(2, anonymous_id).bind(3, user_id);
+            PZ_TRY(move.done("link"));
+          }
+          PZ_STMT(ins, db, "INSERT INTO aliases(site, alias, id, created) VALUES(?1, ?2, ?3, ?4)");
+          ins.bind(1, site).bind(2, anonymous_id).bind(3, user_id).bind(4, now);
+          PZ_TRY(ins.done("link"));
+          result->merged = true;
+          return Status::Ok();
+        },
+        [done = std::move(done), result](Status st) {
+          if (!st.ok()) return done(st);
+          done(*result);
+        });
+  }
+
+  void erase_profile(const std::string& site, const std::string& id, std::string erased_state,
+                     int64_t now, Done<ErasureResult> done) override {
+    auto result = std::make_shared<ErasureResult>();
+    submit(
+        [site, id, erased_state = std::move(erased_state), now, result](Db& db) -> Status {
+          Result<std::string> target = resolve(db, site, id);
+          if (!target.ok()) return target.status();
+          Result<std::optional<std::string>> current = read_state(db, site, target.value());
+          if (!current.ok()) return current.status();
+          if (!current.value().has_value()) {
+            return Status(Code::kNotFound, "no profile with this id");
+          }
+          PZ_TRY(write_state(db, site, target.value(), erased_state, now));
+          PZ_STMT(del, db,
+                  "DELETE FROM events WHERE site=?1 AND (profile=?2 OR user=?2 OR profile IN"
+                  " (SELECT alias FROM aliases WHERE site=?1 AND id=?2) OR user IN"
+                  " (SELECT alias FROM aliases WHERE site=?1 AND id=?2))");
+          del.bind(1, site).bind(2, target.value());
+          PZ_TRY(del.done("erase events"));
+          result->events_deleted = sqlite3_changes(db.handle());
+          result->id = target.take();
+          return Status::Ok();
+        },
+        [done = std::move(done), result](Status st) {
+          if (!st.ok()) return done(st);
+          done(*result);
+        });
+  }
+
+  void put_bundle(const std::string& site, BundleVersion bundle,
+                  Done<BundleVersion> done) override {
+    auto result = std::make_shared<BundleVersion>(std::move(bundle));
+    submit(
+        [site, result](Db& db) -> Status {
+          PZ_STMT(q, db, "SELECT COALESCE(MAX(version), 0) FROM bundles WHERE site=?1");
+          q.bind(1, site);
+          if (q.step() != SQLITE_ROW) return store_error(db.handle(), "bundle version");
+          result->version = q.int64(0) + 1;
+          PZ_STMT(ins, db,
+                  "INSERT INTO bundles(site, version, etag, bundle_version, created, body)"
+                  " VALUES(?1, ?2, ?3, ?4, ?5, ?6)");
+          ins.bind(1, site).bind(2, result->version).bind(3, result->etag);
+          ins.bind(4, result->bundle_version).bind(5, result->created).bind(6, result->body);
+          PZ_TRY(ins.done("store bundle"));
+          return set_active(db, site, result->version);
+        },
+        [done = std::move(done), result](Status st) {
+          if (!st.ok()) return done(st);
+          done(*result);
+        });
+  }
+
+  void activate_bundle(const std::string& site, int64_t version,
+                       Done<BundleVersion> done) override {
+    auto result = std::make_shared<BundleVersion>();
+    submit(
+        [site, version, result](Db& db) -> Status {
+          int64_t target = version;
+          if (target == 0) {
+            Result<int64_t> active = active_version(db, site);
+            if (!active.ok()) return active.status();
+            PZ_STMT(q, db, "SELECT MAX(version) FROM bundles WHERE site=?1 AND version<?2");
+            q.bind(1, site).bind(2, active.value());
+            if (q.step() != SQLITE_ROW) return store_error(db.handle(), "rollback");
+            if (q.int64(0) == 0) {  // MAX() of nothing is NULL, read as 0
+              return Status(Code::kConflict, "there is no bundle version before the active one");
+            }
+            target = q.int64(0);
+          }
+          Result<BundleVersion> b = read_bundle(db, site, target, true);
+          if (!b.ok()) return b.status();
+          PZ_TRY(set_active(db, site, target));
+          *result = b.take();
+          return Status::Ok();
+        },
+        [done = std::move(done), result](Status st) {
+          if (!st.ok()) return done(st);
+          done(*result);
+        });
+  }
+
+  void prune_events(int64_t before, Done<int64_t> done) override {
+    auto result = std::make_shared<int64_t>(0);
+    submit(
+        [before, result](Db& db) -> Status {
+          PZ_STMT(q, db, "DELETE FROM events WHERE received < ?1");
+          q.bind(1, before);
+          PZ_TRY(q.done("prune events"));
+          *result = sqlite3_changes(db.handle());
+          return Status::Ok();
+        },
+        [done = std::move(done), result](Status st) {
+          if (!st.ok()) return done(st);
+          done(*result);
+        });
+  }
+
+  Result<std::optional<ProfileRecord>> get_profile(const std::string& site,
+                                                   const std::string& id) override {
+    return read([&](Db& db) -> Result<std::optional<ProfileRecord>> {
+      Result<std::string> target = resolve(db, site, id);
+      if (!target.ok()) return target.status();
+      Result<std::optional<std::string>> state = read_state(db, site, target.value());
+      if (!state.ok()) return state.status();
+      if (!state.value().has_value()) return std::optional<ProfileRecord>();
+      ProfileRecord r;
+      r.id = target.value();
+      r.state = std::move(*state.value());
+      {
+        PZ_STMT(q, db, "SELECT alias FROM aliases WHERE site=?1 AND id=?2 ORDER BY alias");
+        q.bind(1, site).bind(2, r.id);
+        int rc;
+        while ((rc = q.step()) == SQLITE_ROW) r.aliases.push_back(q.text(0));
+        if (rc != SQLITE_DONE) return store_error(db.handle(), "read aliases");
+      }
+      PZ_STMT(q, db,
+              "SELECT COUNT(*) FROM events WHERE site=?1 AND (profile=?2 OR user=?2 OR profile IN"
+              " (SELECT alias FROM aliases WHERE site=?1 AND id=?2))");
+      q.bind(1, site).bind(2, r.id);
+      if (q.step() != SQLITE_ROW) return store_error(db.handle(), "count events");
+      r.events = q.int64(0);
+      return std::optional<ProfileRecord>(std::move(r));
+    });
+  }
+
+  Result<std::optional<ProfileUpdate>> get_state(const std::string& site,
+                                                 const std::string& id) override {
+    return read([&](Db& db) -> Result<std::optional<ProfileUpdate>> {
+      Result<std::string> target = resolve(db, site, id);
+      if (!target.ok()) return target.status();
+      Result<std::optional<std::string>> state = read_state(db, site, target.value());
+      if (!state.ok()) return state.status();
+      if (!state.value().has_value()) return std::optional<ProfileUpdate>();
+      return std::optional<ProfileUpdate>(ProfileUpdate{target.take(), std::move(*state.value())});
+    });
+  }
+
+  Result<std::optional<BundleVersion>> active_bundle(const std::string& site) override {
+    return read([&](Db& db) -> Result<std::optional<BundleVersion>> {
+      Result<int64_t> active = active_version(db, site);
+      if (!active.ok()) return active.status();
+      if (active.value() == 0) return std::optional<BundleVersion>();
+      Result<BundleVersion> b = read_bundle(db, site, active.value(), true);
+      if (!b.ok()) return b.status();
+      return std::optional<BundleVersion>(b.take());
+    });
+  }
+
+  Result<BundleList> bundle_versions(const std::string& site) override {
+    return read([&](Db& db) -> Result<BundleList> {
+      BundleList list;
+      Result<int64_t> active = active_version(db, site);
+      if (!active.ok()) return active.status();
+      list.active = active.value();
+      PZ_STMT(q, db,
+              "SELECT version, etag, bundle_version, created FROM bundles WHERE site=?1"
+              " ORDER BY version");
+      q.bind(1, site);
+      int rc;
+      while ((rc = q.step()) == SQLITE_ROW) {
+        BundleVersion b;
+        b.version = q.int64(0);
+        b.etag = q.text(1);
+        b.bundle_version = q.text(2);
+        b.created = q.int64(3);
+        list.versions.push_back(std::move(b));
+      }
+      if (rc != SQLITE_DONE) return store_error(db.handle(), "list bundles");
+      return list;
+    });
+  }
+
+  Result<bool> has_event(const std::string& site, const std::string& id) override {
+    return read([&](Db& db) -> Result<bool> {
+      PZ_STMT(q, db, "SELECT 1 FROM events WHERE site=?1 AND id=?2");
+      q.bind(1, site).bind(2, id);
+      int rc = q.step();
+      if (rc != SQLITE_ROW && rc != SQLITE_DONE) return store_error(db.handle(), "read event");
+      return rc == SQLITE_ROW;
+    });
+  }
+
+  void close() override {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (closing_) return;
+      closing_ = true;
+    }
+    cv_.notify_all();
+    if (writer_.joinable()) writer_.join();
+    if (writer_db_) {
+      (void)writer_db_->exec("PRAGMA wal_checkpoint(TRUNCATE)");
+      writer_db_.reset();
+    }
+    std::lock_guard<std::mutex> lock(pool_mu_);
+    pool_.clear();
+  }
+
+ private:
+  struct Job {
+    std::function<Status(Db&)> run;
+    std::function<void(Status)> finish;
+  };
+
+  void submit(std::function<Status(Db&)> run, std::function<void(Status)> finish) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (!closing_) {
+        jobs_.push_back(Job{std::move(run), std::move(finish)});
+        cv_.notify_one();
+        return;
+      }
+    }
+    finish(Status(Code::kUnavailable, "store: closed"));
+  }
+
+  void write_loop() {
+    Db& db = *writer_db_;
+    std::vector<Job> batch;
+    std::vector<Status> results;
+    for (;;) {
+      {
+        std::unique_lock<std::mutex> lock(mu_);
+        cv_.wait(lock, [&] { return closing_ || !jobs_.empty(); });
+        if (jobs_.empty()) return;  // closing and drained
+        while (!jobs_.empty() && batch.size() < 1024) {
+          batch.push_back(std::move(jobs_.front()));
+          jobs_.pop_front();
+        }
+      }
+      results.assign(batch.size(), Status::Ok());
+      Status begin = db.exec("BEGIN IMMEDIATE");
+      if (begin.ok()) {
+        for (size_t i = 0; i < batch.size(); ++i) {
+          Status sp = db.exec("SAVEPOINT job");
+          results[i] = sp.ok() ? batch[i].run(db) : sp;
+          if (!results[i].ok() && sp.ok()) (void)db.exec("ROLLBACK TO job");
+          if (sp.ok()) (void)db.exec("RELEASE job");
+        }
+        Status commit = db.exec("COMMIT");
+        if (!commit.ok()) {
+          (void)db.exec("ROLLBACK");
+          for (Status& r : results) r = commit;
+        }
+      } else {
+        for (Status& r : results) r = begin;
+      }
+      if (metrics_ != nullptr) {
+        metrics_->commit_batch.observe(static_cast<double>(batch.size()));
+        for (const Status& r : results) {
+          if (r.code() == Code::kUnavailable) metrics_->store_errors.fetch_add(1);
+        }
+      }
+      for (size_t i = 0; i < batch.size(); ++i) batch[i].finish(std::move(results[i]));
+      batch.clear();
+    }
+  }
+
+  template <typename F>
+  auto read(F f) -> decltype(f(std::declval<Db&>())) {
+    std::unique_ptr<Db> db;
+    {
+      std::lock_guard<std::mutex> lock(pool_mu_);
+      if (!pool_.empty()) {
+        db = std::move(pool_.back());
+        pool_.pop_back();
+      }
+    }
+    if (!db) {
+      db = std::make_unique<Db>();
+      Status st = db->open(path_, false);
+      if (!st.ok()) return st;
+    }
+    auto r = f(*db);
+    std::lock_guard<std::mutex> lock(pool_mu_);
+    if (pool_.size() < 16) pool_.push_back(std::move(db));
+    return r;
+  }
+
+  Status migrate(Db& db) {
+    PZ_STMT(q, db, "PRAGMA user_version");
+    if (q.step() != SQLITE_ROW) return store_error(db.handle(), "schema version");
+    const int64_t have = q.int64(0);
+    if (have > kSchemaVersion) {
+      return Status(Code::kUnavailable, "store: " + path_ + " has schema version " +
+                                            std::to_string(have) + ", newer than this server's " +
+                                            std::to_string(kSchemaVersion));
+    }
+    for (int64_t v = have; v < kSchemaVersion; ++v) {
+      PZ_TRY(db.exec("BEGIN IMMEDIATE"));
+      Status st = db.exec(kMigrations[v]);
+      if (st.ok()) st = db.exec(("PRAGMA user_version=" + std::to_string(v + 1)).c_str());
+      if (!st.ok()) {
+        (void)db.exec("ROLLBACK");
+        return st;
+      }
+      PZ_TRY(db.exec("COMMIT"));
+    }
+    return Status::Ok();
+  }
+
+  std::string path_;
+  Metrics* metrics_;
+  std::unique_ptr<Db> writer_db_;
+  std::thread writer_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<Job> jobs_;
+  bool closing_ = false;
+  std::mutex pool_mu_;
+  std::vector<std::unique_ptr<Db>> pool_;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<Store>> open_sqlite_store(const std::string& dir, Metrics* metrics) {
+  if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) {
+    return Status(Code::kUnavailable, "store: cannot create the data directory " + dir);
+  }
+  auto store = std::make_unique<SqliteStore>(dir + "/pz.db", metrics);
+  PZ_TRY(store->start());
+  return std::unique_ptr<Store>(std::move(store));
+}
+
+}  // namespace pz::server

@@ -1,0 +1,22 @@
+// The embedded store: one SQLite file (DIR/pz.db) in WAL mode with synchronous=FULL. Writes go
+// through one writer thread that commits whatever requests arrived together in one transaction
+// (group commit, each request in its own savepoint) and calls their `done` only after COMMIT
+// returned: an acknowledged write is on disk. Reads use a small pool of read connections (WAL
+// readers never wait for the writer).
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "metrics.h"
+#include "store.h"
+
+namespace pz::server {
+
+// The schema version this build writes; older files are migrated at open, newer are refused.
+constexpr int kSchemaVersion = 1;
+
+// Opens (creating DIR and the file if needed) and migrates. `metrics` may be null.
+Result<std::unique_ptr<Store>> open_sqlite_store(const std::string& dir, Metrics* metrics);
+
+}  // namespace pz::server

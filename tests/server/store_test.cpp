@@ -1,0 +1,289 @@
+// The SQLite store behind pz-server: atomic read-merge-write under concurrency, aliases,
+// erasure, bundle versions, pruning, schema migrations.
+#include <gtest/gtest.h>
+#include <sqlite3.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <filesystem>
+#include <future>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "sqlite_store.h"
+
+namespace pz::server {
+namespace {
+
+namespace fs = std::filesystem;
+
+class StoreTest : public testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ =
+        fs::temp_directory_path() / ("pz-store-test-" + std::to_string(::getpid()) + "-" +
+                                     testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(dir_);
+    Result<std::unique_ptr<Store>> s = open_sqlite_store(dir_.string(), &metrics_);
+    ASSERT_TRUE(s.ok()) << s.status().message();
+    store_ = s.take();
+  }
+  void TearDown() override {
+    if (store_) store_->close();
+    fs::remove_all(dir_);
+  }
+
+  // Waits for an asynchronous store call.
+  template <typename T, typename F>
+  Result<T> wait(F start) {
+    std::promise<Result<T>> p;
+    auto f = p.get_future();
+    start([&p](Result<T> r) { p.set_value(std::move(r)); });
+    return f.get();
+  }
+
+  Result<CollectResult> append(const std::string& site, const std::string& profile,
+                               std::vector<std::string> ids, const std::string& user = "") {
+    std::vector<StoredEvent> events;
+    for (std::string& id : ids) {
+      events.push_back(StoredEvent{std::move(id), profile, user, 1, "{}"});
+    }
+    return wait<CollectResult>([&](Done<CollectResult> d) {
+      store_->append_events(site, std::move(events), 1000, std::move(d));
+    });
+  }
+
+  fs::path dir_;
+  Metrics metrics_;
+  std::unique_ptr<Store> store_;
+};
+
+TEST_F(StoreTest, EventsAreDeduplicatedPerSite) {
+  Result<CollectResult> a = append("shop", "anon", {"e1", "e2"});
+  ASSERT_TRUE(a.ok());
+  EXPECT_EQ(a.value().accepted, 2);
+  Result<CollectResult> b = append("shop", "anon", {"e2", "e3", "e3"});
+  ASSERT_TRUE(b.ok());
+  EXPECT_EQ(b.value().accepted, 1);
+  EXPECT_EQ(b.value().duplicates, 2);
+  // Another site has its own id space.
+  Result<CollectResult> c = append("blog", "anon", {"e1"});
+  ASSERT_TRUE(c.ok());
+  EXPECT_EQ(c.value().accepted, 1);
+  EXPECT_TRUE(store_->has_event("shop", "e3").value());
+  EXPECT_FALSE(store_->has_event("blog", "e3").value());
+}
+
+// Many threads increment one profile's counter (a read-modify-write through update_profile):
+// no increment is lost.
+TEST_F(StoreTest, ConcurrentUpdatesOfOneProfileLoseNothing) {
+  constexpr int kThreads = 8, kEach = 50;
+  std::atomic<int> failures{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&] {
+      for (int i = 0; i < kEach; ++i) {
+        Result<ProfileUpdate> r = wait<ProfileUpdate>([&](Done<ProfileUpdate> d) {
+          store_->update_profile(
+              "shop", "p1",
+              [](const std::string&, const std::string& cur) -> Result<std::string> {
+                return std::to_string((cur.empty() ? 0 : std::stoi(cur)) + 1);
+              },
+              1, std::move(d));
+        });
+        if (!r.ok()) failures.fetch_add(1);
+      }
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  EXPECT_EQ(failures.load(), 0);
+  Result<std::optional<ProfileUpdate>> s = store_->get_state("shop", "p1");
+  ASSERT_TRUE(s.ok() && s.value().has_value());
+  EXPECT_EQ(s.value()->state, std::to_string(kThreads * kEach));
+  // Requests arriving together were committed together.
+  EXPECT_GT(metrics_.commit_batch.count(), 0u);
+}
+
+TEST_F(StoreTest, FailedUpdateWritesNothingAndOthersInTheBatchCommit) {
+  std::promise<void> both;
+  std::atomic<int> left{2};
+  Status bad_status, good_status;
+  auto finish = [&] {
+    if (--left == 0) both.set_value();
+  };
+  store_->update_profile(
+      "shop", "bad",
+      [](const std::string&, const std::string&) -> Result<std::string> {
+        return Status(Code::kInvalidArgument, "no");
+      },
+      1,
+      [&](Result<ProfileUpdate> r) {
+        bad_status = r.status();
+        finish();
+      });
+  store_->update_profile(
+      "shop", "good",
+      [](const std::string&, const std::string&) -> Result<std::string> {
+        return std::string("s");
+      },
+      1,
+      [&](Result<ProfileUpdate> r) {
+        good_status = r.status();
+        finish();
+      });
+  both.get_future().wait();
+  EXPECT_EQ(bad_status.code(), Code::kInvalidArgument);
+  EXPECT_TRUE(good_status.ok());
+  EXPECT_FALSE(store_->get_state("shop", "bad").value().has_value());
+  EXPECT_EQ(store_->get_state("shop", "good").value()->state, "s");
+}
+
+TEST_F(StoreTest, LinkMergesAndResolvesAliasesAndRefusesASecondUser) {
+  auto set = [&](const std::string& id, const std::string& state) {
+    ASSERT_TRUE((wait<ProfileUpdate>([&](Done<ProfileUpdate> d) {
+                   store_->update_profile(
+                       "shop", id,
+                       [state](const std::string&, const std::string&) -> Result<std::string> {
+                         return state;
+                       },
+                       1, std::move(d));
+                 }).ok()));
+  };
+  set("anon", "A");
+  set("user", "U");
+  auto concat = [](const std::string& u, const std::string& a) -> Result<std::string> {
+    return u + "+" + a;
+  };
+  Result<LinkResult> l = wait<LinkResult>(
+      [&](Done<LinkResult> d) { store_->link("shop", "anon", "user", concat, 2, std::move(d)); });
+  ASSERT_TRUE(l.ok()) << l.status().message();
+  EXPECT_TRUE(l.value().merged);
+  EXPECT_EQ(store_->get_state("shop", "user").value()->state, "U+A");
+  // The anonymous id now reads (and writes) the user's profile.
+  Result<std::optional<ProfileUpdate>> via = store_->get_state("shop", "anon");
+  EXPECT_EQ(via.value()->id, "user");
+  Result<std::optional<ProfileRecord>> rec = store_->get_profile("shop", "user");
+  EXPECT_EQ(rec.value()->aliases, std::vector<std::string>{"anon"});
+  // Linking again is a no-op; to another user a conflict that changes nothing.
+  l = wait<LinkResult>(
+      [&](Done<LinkResult> d) { store_->link("shop", "anon", "user", concat, 3, std::move(d)); });
+  ASSERT_TRUE(l.ok());
+  EXPECT_FALSE(l.value().merged);
+  l = wait<LinkResult>(
+      [&](Done<LinkResult> d) { store_->link("shop", "anon", "other", concat, 3, std::move(d)); });
+  EXPECT_EQ(l.status().code(), Code::kConflict);
+  EXPECT_EQ(store_->get_state("shop", "user").value()->state, "U+A");
+  EXPECT_FALSE(store_->get_state("shop", "other").value().has_value());
+  // Another site does not see the alias.
+  EXPECT_FALSE(store_->get_state("blog", "anon").value().has_value());
+}
+
+TEST_F(StoreTest, ErasureReplacesTheStateAndDeletesEventsOfTheProfileAndItsAliases) {
+  ASSERT_TRUE(append("shop", "anon", {"a1", "a2"}).ok());
+  ASSERT_TRUE(append("shop", "other-device", {"u1"}, "user").ok());
+  ASSERT_TRUE(append("shop", "stranger", {"s1"}).ok());
+  ASSERT_TRUE(append("blog", "anon", {"b1"}).ok());
+  auto ok_state = [](const std::string&, const std::string&) -> Result<std::string> {
+    return std::string("state");
+  };
+  ASSERT_TRUE((wait<ProfileUpdate>([&](Done<ProfileUpdate> d) {
+                 store_->update_profile("shop", "user", ok_state, 1, std::move(d));
+               }).ok()));
+  ASSERT_TRUE(
+      (wait<LinkResult>([&](Done<LinkResult> d) {
+         store_->link(
+             "shop", "anon", "user",
+             [](const std::string& u, const std::string&) -> Result<std::string> { return u; }, 2,
+             std::move(d));
+       }).ok()));
+  EXPECT_EQ(store_->get_profile("shop", "user").value()->events, 3);
+  // Erasing through the anonymous id erases the person.
+  Result<ErasureResult> e = wait<ErasureResult>([&](Done<ErasureResult> d) {
+    store_->erase_profile("shop", "anon", "erased", 5, std::move(d));
+  });
+  ASSERT_TRUE(e.ok()) << e.status().message();
+  EXPECT_EQ(e.value().id, "user");
+  EXPECT_EQ(e.value().events_deleted, 3);
+  EXPECT_EQ(store_->get_state("shop", "user").value()->state, "erased");
+  EXPECT_FALSE(store_->has_event("shop", "a1").value());
+  EXPECT_FALSE(store_->has_event("shop", "u1").value());
+  EXPECT_TRUE(store_->has_event("shop", "s1").value());
+  EXPECT_TRUE(store_->has_event("blog", "b1").value());
+  e = wait<ErasureResult>([&](Done<ErasureResult> d) {
+    store_->erase_profile("shop", "nobody", "erased", 5, std::move(d));
+  });
+  EXPECT_EQ(e.status().code(), Code::kNotFound);
+}
+
+TEST_F(StoreTest, BundleVersionsAndRollback) {
+  auto put = [&](const std::string& body) {
+    return wait<BundleVersion>([&](Done<BundleVersion> d) {
+      store_->put_bundle("shop", BundleVersion{0, "etag-" + body, body, 1, body}, std::move(d));
+    });
+  };
+  auto activate = [&](int64_t v) {
+    return wait<BundleVersion>(
+        [&](Done<BundleVersion> d) { store_->activate_bundle("shop", v, std::move(d)); });
+  };
+  EXPECT_FALSE(store_->active_bundle("shop").value().has_value());
+  EXPECT_EQ(put("one").value().version, 1);
+  EXPECT_EQ(activate(0).status().code(), Code::kConflict);  // nothing before version 1
+  EXPECT_EQ(put("two").value().version, 2);
+  EXPECT_EQ(put("three").value().version, 3);
+  EXPECT_EQ(store_->active_bundle("shop").value()->body, "three");
+  Result<BundleVersion> back = activate(0);
+  ASSERT_TRUE(back.ok());
+  EXPECT_EQ(back.value().version, 2);
+  EXPECT_EQ(back.value().body, "two");
+  EXPECT_EQ(activate(0).value().version, 1);
+  EXPECT_EQ(activate(99).status().code(), Code::kNotFound);
+  EXPECT_EQ(store_->active_bundle("shop").value()->version, 1);  // unchanged by the failure
+  EXPECT_EQ(activate(3).value().version, 3);
+  Result<BundleList> list = store_->bundle_versions("shop");
+  EXPECT_EQ(list.value().active, 3);
+  EXPECT_EQ(list.value().versions.size(), 3u);
+  EXPECT_TRUE(list.value().versions[0].body.empty());  // listings leave bodies out
+  EXPECT_FALSE(store_->active_bundle("blog").value().has_value());
+}
+
+TEST_F(StoreTest, PruningForgetsOldEventsAndTheirDedupKeys) {
+  ASSERT_TRUE(append("shop", "anon", {"old"}).ok());  // received at 1000 ms
+  Result<int64_t> pruned =
+      wait<int64_t>([&](Done<int64_t> d) { store_->prune_events(1001, std::move(d)); });
+  ASSERT_TRUE(pruned.ok());
+  EXPECT_EQ(pruned.value(), 1);
+  EXPECT_FALSE(store_->has_event("shop", "old").value());
+}
+
+TEST_F(StoreTest, DataSurvivesReopenAndANewerSchemaIsRefused) {
+  ASSERT_TRUE(append("shop", "anon", {"kept"}).ok());
+  store_->close();
+  store_.reset();
+  Result<std::unique_ptr<Store>> again = open_sqlite_store(dir_.string(), nullptr);
+  ASSERT_TRUE(again.ok());
+  EXPECT_TRUE(again.value()->has_event("shop", "kept").value());
+  again.value()->close();
+  again.value().reset();
+
+  const std::string db = (dir_ / "pz.db").string();
+  sqlite3* h = nullptr;
+  ASSERT_EQ(sqlite3_open(db.c_str(), &h), SQLITE_OK);
+  EXPECT_EQ(sqlite3_exec(h, ("PRAGMA user_version=" + std::to_string(kSchemaVersion + 1)).c_str(),
+                         nullptr, nullptr, nullptr),
+            SQLITE_OK);
+  sqlite3_close(h);
+  Result<std::unique_ptr<Store>> newer = open_sqlite_store(dir_.string(), nullptr);
+  ASSERT_FALSE(newer.ok());
+  EXPECT_NE(newer.status().message().find("newer than this server's"), std::string::npos)
+      << newer.status().message();
+}
+
+TEST_F(StoreTest, WritesAfterCloseFailWithoutBlocking) {
+  store_->close();
+  Result<CollectResult> r = append("shop", "anon", {"late"});
+  EXPECT_EQ(r.status().code(), Code::kUnavailable);
+}
+
+}  // namespace
+}  // namespace pz::server
