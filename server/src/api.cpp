@@ -469,14 +469,17 @@ void Api::route(const CallPtr& call) {
 bool Api::authorize(const CallPtr& call, bool secret, bool key_in_query) {
   const Request& req = call->req;
   std::string key;
+  bool from_query = false;
   const std::string bearer = "Bearer ";
   if (req.authorization.size() > bearer.size() &&
       std::equal(bearer.begin(), bearer.end(), req.authorization.begin(),
                  [](char a, char b) { return std::tolower(a) == std::tolower(b); })) {
     key = req.authorization.substr(bearer.size());
+    key.erase(0, key.find_first_not_of(" \t"));
     key.erase(key.find_last_not_of(" \t") + 1);
   } else if (key_in_query) {
     key = query_param(req.query, "key");
+    from_query = true;
   }
   if (key.empty()) {
     call->fail(401, "a key is required: Authorization: Bearer <key>");
@@ -485,6 +488,10 @@ bool Api::authorize(const CallPtr& call, bool secret, bool key_in_query) {
   const Key* k = sites_.find(key);
   if (k == nullptr) {
     call->fail(401, "unknown key");
+    return false;
+  }
+  if (k->kind == KeyKind::kSecret && from_query) {
+    call->fail(403, "a secret key goes in the Authorization header, never in a URL");
     return false;
   }
   if (k->kind == KeyKind::kSecret && !req.origin.empty()) {
@@ -552,8 +559,12 @@ void Api::collect(const CallPtr& call) {
     std::string error;
     Result<Event> e = parse_event(list[i]);
     if (!e.ok()) {
+      // "event.type must be ..." -> "events[1].type: must be ..."
       error = e.status().message();
-      if (error.rfind("event", 0) == 0) error = at + error.substr(5);
+      if (error.rfind("event", 0) == 0) {
+        const size_t space = error.find(' ');
+        error = at + error.substr(5, space - 5) + ":" + error.substr(space);
+      }
     } else if (const Value* id = list[i].find("id"); !valid_id(id)) {
       error = at +
               ".id: must be a non-empty string of at most 128 bytes (a unique id per "

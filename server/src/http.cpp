@@ -17,6 +17,8 @@ namespace http = beast::http;
 namespace net = boost::asio;
 using tcp = net::ip::tcp;
 
+const char kTooLarge[] = "the request body is larger than this endpoint accepts";
+
 class HttpServer::Session : public std::enable_shared_from_this<Session> {
  public:
   Session(tcp::socket socket, HttpServer& server) : stream_(std::move(socket)), server_(server) {}
@@ -39,21 +41,23 @@ class HttpServer::Session : public std::enable_shared_from_this<Session> {
 
   void on_header(beast::error_code ec) {
     if (ec == http::error::header_limit) return reject(431, "the request headers are too large");
+    if (ec == http::error::body_limit) return reject(413, kTooLarge);
     if (ec) return close();
     const auto& h = parser_->get();
     const std::string target(h.target());
     const std::string path = target.substr(0, target.find('?'));
-    const size_t limit = body_limit(std::string(h.method_string()), path);
-    parser_->body_limit(limit + 1024);  // JSON framing slack; the Api checks exact limits
+    const size_t limit = body_limit(std::string(h.method_string()), path) + 1024;  // slack
+    // A Content-Length over the limit is refused before reading a byte of the body; a chunked
+    // body is cut when it passes the limit (the Api checks the exact limits).
+    if (auto n = parser_->content_length(); n && *n > limit) return reject(413, kTooLarge);
+    parser_->body_limit(limit);
     http::async_read(
         stream_, buffer_, *parser_,
         [self = shared_from_this()](beast::error_code ec, size_t) { self->on_body(ec); });
   }
 
   void on_body(beast::error_code ec) {
-    if (ec == http::error::body_limit) {
-      return reject(413, "the request body is larger than this endpoint accepts");
-    }
+    if (ec == http::error::body_limit) return reject(413, kTooLarge);
     if (ec) return close();
     stream_.expires_never();
     http::request<http::string_body> msg = parser_->release();
