@@ -155,13 +155,24 @@ export interface PzOptions {
   /** The clock, ms since the epoch (default Date.now). */
   now?: () => number;
   /** fetch (default window.fetch). */
-  fetch?: (url: string, init?: { headers?: Record<string, string> }) => Promise<Response>;
+  fetch?: (
+    url: string,
+    init?: {
+      method?: string;
+      headers?: Record<string, string>;
+      body?: string;
+      keepalive?: boolean;
+    },
+  ) => Promise<Response>;
   /**
    * Where the profile persists once personalization is granted (default localStorage; null:
    * memory only).
    */
   storage?: StorageLike | null;
-  /** Key prefix in storage (default "pz": keys "pz" and "pz.b"). */
+  /**
+   * Key prefix in storage (default "pz": keys "pz" (ids, user id, sync cursor, profile state),
+   * "pz.b" (the bundle) and "pz.q" (the collect queue)).
+   */
   storageKey?: string;
   /** ms to wait before persisting after a change (default 100). */
   persistDelay?: number;
@@ -173,6 +184,39 @@ export interface PzOptions {
   autocapture?: false | { pageViews?: boolean; clicks?: boolean };
   /** Consent adapters, each on by default; false turns all off. */
   consentAdapters?: false | { tcf?: boolean; consentMode?: boolean; gpc?: boolean };
+  /**
+   * The pz-server's base URL (docs/server.md), e.g. "https://pz.shop.example". Without it
+   * nothing is ever sent: no collect, no sync.
+   */
+  endpoint?: string;
+  /** The site's public write key (Authorization: Bearer, or ?key= on beacons). */
+  writeKey?: string;
+  /**
+   * Events to POST /v1/collect (on by default with endpoint; false: off). Only events made while
+   * analytics is granted are queued; at least once (the server dedups by event id). A batch is
+   * sent when batchSize events are queued or flushInterval ms after the first; on page hide by
+   * sendBeacon. The queue persists in "<storageKey>.q" only while personalization is granted.
+   */
+  collect?: false | { batchSize?: number; flushInterval?: number; maxQueue?: number };
+  /**
+   * Profile sync with POST /v1/sync while personalization is granted (on by default with
+   * endpoint; false: off): on start, after identify, and every interval ms (default 60000; 0:
+   * only on start, identify and pz.sync()).
+   */
+  sync?: false | { interval?: number };
+  /**
+   * Retries of collect, sync and identify after a 408, 429, 5xx or network error: full-jitter
+   * backoff, random() × min(max, base × 2^n) ms for the n-th failure in a row (default base
+   * 1000, max 60000); a 429's Retry-After seconds win.
+   */
+  retry?: { base?: number; max?: number };
+  /** navigator.sendBeacon (default: the window's, when it has one). */
+  sendBeacon?: (url: string, data: Blob) => boolean;
+  /** Timers for batching, retries and periodic sync (default: the window's). */
+  setTimeout?: (fn: () => void, ms: number) => any;
+  clearTimeout?: (id: any) => void;
+  /** Randomness of the backoff jitter, in [0, 1) (default Math.random). */
+  random?: () => number;
 }
 
 export interface PzEvents {
@@ -198,7 +242,7 @@ export interface PzCall {
   <K extends keyof PzEvents>(cmd: 'on', type: K, fn: (value: PzEvents[K]) => void): () => void;
   (cmd: 'profile'): Promise<Profile | undefined>;
   (cmd: 'reset' | 'flush'): Promise<void>;
-  (cmd: 'refresh'): Promise<boolean | undefined>;
+  (cmd: 'refresh' | 'sync'): Promise<boolean | undefined>;
 }
 
 export type Outcome = 'impression' | 'click' | 'conversion' | 'dismiss';
@@ -210,6 +254,10 @@ export interface PzApi {
   track(type: string, props?: Record<string, Json>): Promise<void>;
   /** A page view (autocaptured by default), then the page's slots are decided. */
   page(props?: Record<string, Json>): Promise<Decision[] | undefined>;
+  /**
+   * Sets the user id and traits. With endpoint and personalization consent it then POSTs
+   * /v1/identify (linking the anonymous id to the user; a 409 is reported) and syncs as the user.
+   */
   identify(userId: string, traits?: Record<string, Json>): Promise<void>;
   /** Applies a consent object; resolves with the resulting state. */
   consent(state: ConsentInput): Promise<ConsentState | undefined>;
@@ -220,8 +268,9 @@ export interface PzApi {
   on<K extends keyof PzEvents>(type: K, fn: (value: PzEvents[K]) => void): () => void;
   profile(): Promise<Profile | undefined>;
   /**
-   * Forgets the visitor: erases the profile and storage, new anonymous and device ids (the
-   * consent state is kept).
+   * Forgets the visitor (logout): erases the profile and storage, new anonymous and device ids,
+   * no user id and no sync cursor (the consent state is kept). Events already queued are still
+   * sent under the ids they were made with.
    */
   reset(): Promise<void>;
   /**
@@ -231,6 +280,12 @@ export interface PzApi {
   refresh(): Promise<boolean | undefined>;
   /** Resolves when every earlier call has been applied and the profile persisted (when allowed). */
   flush(): Promise<void>;
+  /**
+   * Syncs the profile with the server now (after every earlier call); while a sync is in flight,
+   * once more after it. Resolves true when the server's answer was merged; false without
+   * endpoint, without personalization consent, or on failure (then it is retried with backoff).
+   */
+  sync(): Promise<boolean | undefined>;
 }
 
 /** The runtime: an API object that is also callable with queued-style calls. */

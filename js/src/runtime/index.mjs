@@ -12,10 +12,26 @@
 // - Storage is written only while the consent state has personalization === true; before that
 //   the profile lives in memory only (in opt-in mode nothing at all is written before consent).
 //   Withdrawal removes every stored key, the engine erases the profile and new ids are used.
+//
+// With `endpoint` (a pz-server, docs/server.md; without it nothing is sent) and `writeKey`
+// (options `collect`, `sync`, `retry`, `sendBeacon`, `setTimeout`/`clearTimeout`, `random`):
+// - collect: every event made while analytics is granted is queued with the ids it was made
+//   under and POSTed to /v1/collect in batches (transport.mjs: at least once, retries with
+//   backoff, beacons on page hide). Events made without analytics consent are never queued, not
+//   even for later. The queue is persisted (key "<storageKey>.q") only while personalization is
+//   granted; withdrawing analytics drops it, withdrawing personalization removes the stored copy.
+// - sync (personalization only): POST /v1/sync on start, after identify (which first POSTs
+//   /v1/identify; a 409 is reported, then it syncs as the user anyway) and every sync.interval;
+//   the answer is merged and its cursor stored with the profile. One sync at a time; failures
+//   retry with backoff. A merged erasure (the server erased the profile) forgets the ids and the
+//   queued events made before it; a merged consent withdrawal acts as a local one. A local
+//   withdrawal sends one last sync (the erasure epoch and consent, nothing personal) as the old
+//   id, so that the server and the visitor's other devices erase too.
 
 import { loadCore } from '../host.mjs';
 import { attachConsent } from './consent.mjs';
 import { render } from './dom.mjs';
+import { outbox, post, verdict } from './transport.mjs';
 
 /** A random id (UUID when the platform has one, else 128 random bits in hex). */
 const rid = () => {
@@ -39,7 +55,15 @@ export function createRuntime(options) {
   /** @type {any} */
   let o;
   let win, doc, now, store, key, engine, started;
-  let ids = {};
+  let ids = {}; // a: anonymous id, d: device id, u: user id (only while personalization is granted)
+  let cs = {}; // the consent state
+  let ep, sc, rc, setT, clrT; // endpoint, sync and retry options, timers
+  let box; // the collect queue (with endpoint)
+  let cur = null; // the server's cursor from the last sync, valid for the profile ids in ck
+  let ck = [];
+  let sT = 0; // the next sync (periodic or retry)
+  let sN = 0; // failed syncs in a row
+  let sNow, sNext, sTaken; // the sync in flight (has it taken the profile?), the one after it
   let allowed = false; // personalization consent: storage may be written
   let gpc = false;
   let segs = [];
@@ -114,23 +138,34 @@ export function createRuntime(options) {
   function save() {
     clearTimeout(timer);
     timer = 0;
-    if (allowed && engine) write(key, { a: ids.a, d: ids.d, s: val(engine.exportState()) });
+    if (allowed && engine) {
+      write(key, {
+        ...ids,
+        c: cur || undefined,
+        k: cur ? ck : undefined,
+        s: val(engine.exportState()),
+      });
+      if (box) box.q().length ? write(key + '.q', box.q()) : drop(key + '.q');
+    }
   }
   const saveBundle = () => bundleText && write(key + '.b', { e: etag, b: bundleText });
   const dirty = () => {
     if (allowed && !timer) timer = setTimeout(safe(save), o.persistDelay ?? 100);
   };
+  const drop = (k) => {
+    try {
+      if (store && store.getItem(k) != null) store.removeItem(k);
+    } catch {}
+  };
   function wipe() {
     clearTimeout(timer);
     timer = 0;
-    for (const k of [key, key + '.b']) {
-      try {
-        if (store && store.getItem(k) != null) store.removeItem(k);
-      } catch {}
-    }
+    [key, key + '.b', key + '.q'].forEach(drop);
   }
   function newIds() {
     ids = { a: rid(), d: rid() };
+    cur = null;
+    ck = [];
     val(engine.setIds({ anonymous_id: ids.a, device_id: ids.d }));
   }
 
@@ -150,14 +185,21 @@ export function createRuntime(options) {
     });
   };
   function consentState(state) {
+    cs = state;
+    if (!state.analytics && box) box.clear();
     if (state.personalization && !allowed) {
       allowed = true;
       saveBundle();
       save();
+      sync();
     } else if (!state.personalization && allowed) {
       allowed = false;
       wipe(); // the engine erased the profile itself when personalization was withdrawn
+      // The withdrawal (consent and erasure epoch, nothing personal) goes once to the server as
+      // the old id, so that every replica erases too.
+      if (sc) safe(() => post(o.fetch, ep + '/v1/sync', o.writeKey, syncBody()).catch(report))();
       newIds();
+      clrT(sT);
     }
     resync();
     emit('consent', state);
@@ -206,7 +248,89 @@ export function createRuntime(options) {
     props: props || {},
     page: page || pageInfo(),
   });
-  const ingest = (ev) => segChange(val(engine.ingest(ev)));
+  const ingest = (ev) => {
+    segChange(val(engine.ingest(ev)));
+    if (box && cs.analytics) box.push(ids.a, ids.u, ev);
+  };
+
+  // ---- sync (docs/server.md) ----
+  /**
+   * Syncs; while a sync is in flight, once more after it (unless it has not yet taken the
+   * profile: then it is that one). Resolves true when an answer was merged.
+   */
+  const sync = () =>
+    !sc
+      ? Promise.resolve(false)
+      : !sNow
+        ? (sNow = syncOnce().finally(() => (sNow = null)))
+        : sTaken
+          ? (sNext ||= sNow.then(() => ((sNext = null), sync())))
+          : sNow;
+  /** A /v1/sync request as the profile id: the cursor is used only for the profile it came from. */
+  const syncBody = (id = ids.u || ids.a) => ({
+    id,
+    ...val(engine.syncRequest(ck.includes(id) ? cur : null)),
+  });
+  async function syncOnce() {
+    let req, res, wait, a;
+    try {
+      clrT(sT);
+      sTaken = 0;
+      req = await run(() => {
+        sTaken = 1;
+        a = ids.a;
+        return allowed && syncBody();
+      });
+      if (!req) return false;
+      try {
+        res = await post(o.fetch, ep + '/v1/sync', o.writeKey, req);
+      } catch {}
+      wait = verdict(res, sN, rc, o.random);
+      if (wait === false) report('sync: HTTP ' + res.status);
+      if (wait !== true) return false;
+      const ans = await res.json();
+      // A reset or withdrawal meanwhile started a new visitor: the answer is not theirs.
+      return !!(await run(() => a === ids.a && merge(ans, req.id, req.delta.erased_at)));
+    } catch (e) {
+      report('sync: ' + ((e && e.message) || e));
+      return false;
+    } finally {
+      sN = typeof wait === 'number' ? sN + 1 : 0;
+      if (req && allowed) {
+        const ms = typeof wait === 'number' ? wait : sc.interval;
+        if (ms > 0) sT = setT(sync, ms);
+      }
+    }
+  }
+  /** Merges a sync answer; e0 is the erasure epoch the device had. */
+  function merge(ans, id, e0) {
+    segChange(val(engine.mergeState(ans.delta, now())));
+    cur = ans.cursor;
+    ck = [id, ans.id];
+    const p = val(engine.profile(now()));
+    if (p.consent.personalization !== allowed || p.consent.analytics !== cs.analytics) {
+      consentState(p.consent); // withdrawn on another device
+    } else if (p.erased_at > e0) {
+      // The server erased the profile: forget the ids too, and events made before the erasure.
+      if (box) box.clear(p.erased_at);
+      newIds();
+      resync();
+    } else ids.u = p.user_id || undefined;
+    save();
+    return true;
+  }
+  /** Links the anonymous id to the user on the server, then syncs as the user. */
+  async function link(a, u, n = 0) {
+    let res;
+    try {
+      res = await post(o.fetch, ep + '/v1/identify', o.writeKey, { anonymous_id: a, user_id: u });
+    } catch {}
+    const wait = verdict(res, n, rc, o.random);
+    if (a !== ids.a || u !== ids.u) return;
+    if (typeof wait === 'number') return setT(() => link(a, u, n + 1), wait);
+    if (!wait) report('identify: HTTP ' + res.status);
+    sync();
+  }
 
   // ---- slots ----
   const unhide = () => doc && doc.getElementById('pz-af')?.remove();
@@ -254,9 +378,12 @@ export function createRuntime(options) {
     const core = await loadCore(o.wasm || o.fetch(o.wasmUrl));
     engine = core.engine();
     const saved = read(key);
-    ids = saved && saved.a ? { a: saved.a, d: saved.d } : {};
-    if (ids.a) val(engine.setIds({ anonymous_id: ids.a, device_id: ids.d }));
-    else newIds();
+    if (saved && saved.a) {
+      ids = { a: saved.a, d: saved.d, u: saved.u };
+      cur = saved.c ?? null;
+      ck = saved.k || [];
+      val(engine.setIds({ anonymous_id: ids.a, device_id: ids.d }));
+    } else newIds();
     const cached = read(key + '.b');
     let ok = !!o.bundle && load(o.bundle);
     if (cached && cached.b && load(cached.b)) {
@@ -269,12 +396,16 @@ export function createRuntime(options) {
     const soft = (r) => (r.ok ? r.value : report(r.error));
     if (saved && saved.s) segChange(soft(engine.mergeState(saved.s, now())));
     if (o.context) soft(engine.context(o.context));
-    const state = val(engine.profile(now())).consent;
+    const state = (cs = val(engine.profile(now())).consent);
     allowed = state.personalization;
     if (allowed) {
+      if (box && state.analytics) box.load(read(key + '.q'));
       saveBundle();
       save();
-    } else if (saved || cached) wipe();
+    } else {
+      ids.u = undefined;
+      wipe();
+    }
     emit('consent', state);
     return true;
   }
@@ -298,15 +429,48 @@ export function createRuntime(options) {
       now = o.now || Date.now;
       o.fetch = o.fetch || ((...a) => win.fetch(...a));
       key = o.storageKey || 'pz';
+      setT = o.setTimeout || ((f, ms) => win.setTimeout(f, ms));
+      clrT = o.clearTimeout || ((t) => win.clearTimeout(t));
+      o.random = o.random || Math.random;
+      rc = { base: 1000, max: 60000, ...o.retry };
+      ep = o.endpoint && String(o.endpoint).replace(/\/+$/, '');
+      const opt = (v, d) => ep && v !== false && { ...d, ...v };
+      sc = opt(o.sync, { interval: 60000 });
+      const cc = opt(o.collect, { batchSize: 20, flushInterval: 5000, maxQueue: 1000 });
+      if (cc)
+        box = outbox({
+          ...cc,
+          url: ep + '/v1/collect',
+          key: o.writeKey,
+          retry: rc,
+          fetch: o.fetch,
+          random: o.random,
+          setTimeout: setT,
+          clearTimeout: clrT,
+          beacon: (u, s) =>
+            (o.sendBeacon || ((...a) => win.navigator?.sendBeacon?.(...a)))(
+              u,
+              new win.Blob([s], { type: 'text/plain' }),
+            ),
+          changed: dirty,
+          report,
+        });
       try {
         store = o.storage !== undefined ? o.storage : win.localStorage;
       } catch {}
       for (const f of pre.splice(0)) f();
-      start().then(go, (e) => {
-        report(e);
-        unhide();
-        go(false);
-      });
+      start().then(
+        (ok) => {
+          go(ok);
+          sync();
+          if (box) box.flush();
+        },
+        (e) => {
+          report(e);
+          unhide();
+          go(false);
+        },
+      );
       gpc = attachConsent(win, o.consentAdapters, (c) => api.consent(c));
       const ac = o.autocapture === false ? {} : { pageViews: true, clicks: true, ...o.autocapture };
       if (doc) {
@@ -340,7 +504,16 @@ export function createRuntime(options) {
           },
           true,
         );
-        win.addEventListener('pagehide', safe(save));
+        const hide = () => {
+          if (box) box.hide();
+          save();
+        };
+        win.addEventListener('pagehide', safe(hide));
+        if (box)
+          doc.addEventListener(
+            'visibilitychange',
+            safe(() => (doc.visibilityState === 'hidden' ? hide() : box.shown())),
+          );
       }
       if (ac.pageViews && win.history) {
         const nav = () => win.location.href !== url && api.page();
@@ -380,7 +553,12 @@ export function createRuntime(options) {
 
     identify: method((userId, traits) => {
       const t = now();
-      return run(() => segChange(val(engine.identify(userId, traits, t))));
+      return run(() => {
+        segChange(val(engine.identify(userId, traits, t)));
+        if (!allowed || typeof userId !== 'string') return;
+        ids.u = userId;
+        if (sc) link(ids.a, userId);
+      });
     }),
 
     consent: method((state) => {
@@ -419,6 +597,8 @@ export function createRuntime(options) {
     refresh: method(() => run(refresh)),
 
     flush: method(() => run(save)),
+
+    sync: method(sync),
   });
   if (options) api.init(options);
   return api;
