@@ -1043,6 +1043,69 @@ Value Engine::State::profile_fields() const {
   return merged.profile_object();
 }
 
+namespace {
+
+std::vector<Bucket> add_buckets(const std::vector<Bucket>& a, const std::vector<Bucket>& b) {
+  std::vector<Bucket> out;
+  out.reserve(a.size() + b.size());
+  size_t i = 0, j = 0;
+  while (i < a.size() || j < b.size()) {
+    if (j == b.size() || (i < a.size() && a[i].index < b[j].index)) {
+      out.push_back(a[i++]);
+    } else if (i == a.size() || b[j].index < a[i].index) {
+      out.push_back(b[j++]);
+    } else {
+      out.push_back(Bucket{a[i].index, a[i].value + b[j].value});
+      ++i;
+      ++j;
+    }
+  }
+  return out;
+}
+
+void add_series(Series& into, const Series& s) {
+  if (!s.seen) return;
+  into.total += s.total;
+  into.last_t = into.seen ? std::max(into.last_t, s.last_t) : s.last_t;
+  into.seen = true;
+  into.hourly = add_buckets(into.hourly, s.hourly);
+  into.daily = add_buckets(into.daily, s.daily);
+}
+
+}  // namespace
+
+Profile Engine::merged_profile() const {
+  const State& s = *s_;
+  Profile p = s.profile;
+  for (const Component& c : s.remote.components) {
+    if (!c.seen) continue;
+    p.first_seen = p.seen ? std::min(p.first_seen, c.first_seen) : c.first_seen;
+    p.last_seen = p.seen ? std::max(p.last_seen, c.last_seen) : c.last_seen;
+    p.seen = true;
+    p.sessions += c.sessions;
+  }
+  for (size_t i = 0; i < p.metrics.size() && i < s.remote_metrics.size(); ++i) {
+    for (const Series* r : s.remote_metrics[i]) add_series(p.metrics[i], *r);
+  }
+  for (size_t i = 0; i < p.counts.size() && i < s.remote_counts.size(); ++i) {
+    for (const Series* r : s.remote_counts[i]) add_series(p.counts[i], *r);
+  }
+  for (size_t i = 0; i < p.exposures.size() && i < s.remote_exposures.size(); ++i) {
+    Exposure& e = p.exposures[i];
+    for (const Exposure* r : s.remote_exposures[i]) {
+      e.impressions += r->impressions;
+      e.clicks += r->clicks;
+      e.conversions += r->conversions;
+      e.dismisses += r->dismisses;
+      if (r->dismissed) {
+        e.last_dismiss = e.dismissed ? std::max(e.last_dismiss, r->last_dismiss) : r->last_dismiss;
+        e.dismissed = true;
+      }
+    }
+  }
+  return p;
+}
+
 void Engine::set_device_id(std::string id) {
   s_->device_id = std::move(id);
   s_->profile.device_id = s_->device_id;

@@ -120,6 +120,34 @@ TEST(Sync, BadStateChangesNothing) {
   EXPECT_EQ(phone.export_state(), before);
 }
 
+// The debug view counts every device, as the rules do; profile() stays this device's own part.
+TEST(Sync, MergedProfileAddsUpEveryDevice) {
+  Engine phone = Device("phone"), laptop = Device("laptop");
+  Ingest(phone, Event(kT0, "page_view"));
+  Ingest(phone, Event(kT0 + 1000, "purchase", R"({"value":60})"));
+  Ingest(laptop, Event(kT0 - 5000, "page_view"));
+  Ingest(laptop, Event(kT0 + 7200000, "page_view"));
+  Ingest(laptop, Event(kT0 + 7200001, "purchase", R"({"value":50})"));
+  ASSERT_TRUE(phone.merge_state(laptop.export_state(), kT0 + 7300000).ok());
+  const Profile merged = phone.merged_profile();
+  const Bundle& b = phone.bundle();
+  const Series& views = merged.counts[static_cast<size_t>(b.event_type_index("page_view"))];
+  EXPECT_EQ(views.total, 3);
+  EXPECT_EQ(views.last_t, kT0 + 7200000);
+  // Buckets add up by index: hour of kT0 has 1 (phone), the hour before 1 (laptop), two hours
+  // later 1 (laptop).
+  ASSERT_EQ(views.hourly.size(), 3u);
+  EXPECT_EQ(views.hourly[0].value + views.hourly[1].value + views.hourly[2].value, 3);
+  EXPECT_LT(views.hourly[0].index, views.hourly[1].index);
+  EXPECT_LT(views.hourly[1].index, views.hourly[2].index);
+  const Series& spend = merged.metrics[static_cast<size_t>(b.metric_index("spend"))];
+  EXPECT_EQ(spend.total, 110);
+  EXPECT_EQ(merged.first_seen, kT0 - 5000);
+  EXPECT_EQ(merged.last_seen, kT0 + 7200001);
+  // This device's own part is unchanged.
+  EXPECT_EQ(phone.profile().counts[static_cast<size_t>(b.event_type_index("page_view"))].total, 1);
+}
+
 // The HTTP exchange (docs/server.md): the device sends what the server lacks given its cursor
 // and its version vector; the server answers what the device lacks and its new cursor.
 TEST(Sync, SyncRequestSendsOnlyWhatTheCursorLacks) {

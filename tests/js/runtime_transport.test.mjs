@@ -575,8 +575,7 @@ test('identify: POST /v1/identify, then sync as the user; two pages converge to 
   B.pz.track('add_to_cart', { sku: 'shoe-1' });
   await until(() => server.posts('/v1/sync').length === 4, 'B syncs as the user');
   for (const d of [A, B, A]) assert.equal(await d.pz.sync(), true);
-  // One mergeable state on both (the PROFILE op's series are the device's own component's; the
-  // state has them all), the same segments and decisions.
+  // One mergeable state on both, the same merged profile view, segments and decisions.
   await A.pz.flush();
   await B.pz.flush();
   const state = (d) => {
@@ -587,7 +586,7 @@ test('identify: POST /v1/identify, then sync as the user; two pages converge to 
   assert.deepEqual(state(A), state(B));
   assert.equal(state(A).components.length, 2);
   const [p1, p2] = [await A.pz.profile(), await B.pz.profile()];
-  const view = (p) => [p.user_id, p.traits, p.segments];
+  const view = (p) => [p.user_id, p.traits, p.segments, p.counts, p.metrics, p.sessions];
   assert.deepEqual(view(p1), view(p2));
   assert.ok(p1.segments.includes('high_intent'), JSON.stringify(p1.segments));
   assert.equal(p1.traits.plan, 'pro');

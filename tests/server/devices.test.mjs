@@ -133,6 +133,7 @@ for (const seed of [envSeed('PZ_DEVICES_SEED', 1), 2, 3]) {
       const [pa, pb] = await Promise.all(devices.map((d) => d.pz.profile()));
       assert.deepEqual(pa.segments, pb.segments);
       assert.deepEqual(pa.traits, pb.traits);
+      assert.deepEqual([pa.counts, pa.metrics, pa.sessions], [pb.counts, pb.metrics, pb.sessions]);
       const [da, db] = await Promise.all(devices.map((d) => d.pz.decide(['hero'])));
       assert.deepEqual(da, db, 'the same decisions');
       // The server decides the same for the user as the devices do.

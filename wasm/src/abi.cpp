@@ -319,7 +319,7 @@ int32_t engine_op(Handle& h, int32_t op, std::string_view in, double num) {
     }
     case kProfile: {
       e.evaluate(now);
-      pz::Value p = e.profile().to_value();
+      pz::Value p = e.merged_profile().to_value();
       std::vector<pz::Member> m(p.as_object().begin(), p.as_object().end());
       // Metrics, counts and exposures keyed by their names, for a debug panel.
       const pz::Bundle& b = e.bundle();

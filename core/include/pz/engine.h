@@ -160,6 +160,10 @@ class Engine {
   Result<std::string> sync_request(std::string_view cursor_json) const;
 
   const Profile& profile() const;
+  // The profile as rules read it: this device's data plus every merged device's (first seen the
+  // earliest, last seen the latest, sessions, series and exposure counters added up, a series'
+  // buckets added by index). For a debug panel; profile() is this device's own part.
+  Profile merged_profile() const;
 
   // Testing aid: when false every evaluation re-evaluates every segment (the reference the
   // incremental path is checked against).
