@@ -10,7 +10,7 @@ mode=${1:-all}
 pkgs=(g++ cmake make nodejs npm libboost-dev libsqlite3-dev)
 if [ "$mode" != "--demo" ]; then
   pkgs+=(libgtest-dev nlohmann-json3-dev emscripten node-acorn brotli clang-format
-        clang-14 libclang-rt-14-dev llvm-14 sqlite3)
+        clang-14 libclang-rt-14-dev llvm-14 sqlite3 wrk)
 fi
 
 missing=()
