@@ -40,6 +40,9 @@ PZ_BIN="$PWD/js/bin/pz-wasm" node --test tests/js/jsonlogic_diff.test.mjs tests/
 echo "== wasm in node vs native, same inputs (measured and printed, never asserted)"
 node bench/wasm_bench.mjs --events 20000
 
+echo "== pz-server under load on loopback (measured and printed; fails only on errors)"
+node bench/server_bench.mjs --duration 2
+
 echo "== libFuzzer: every parser entry point, 20 s each"
 scripts/fuzz.sh 20
 

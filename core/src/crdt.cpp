@@ -444,9 +444,14 @@ Result<VersionVector> import_versions(std::string_view json, std::string_view na
 }
 
 Result<ProfileState> import_state(std::string_view json) {
-  Result<Value> doc = parse_json(json);
+  // One parser per thread: its buffers are reused (a server imports states all the time).
+  thread_local JsonParser parser;
+  Result<Value> doc = parser.parse(json);
   if (!doc.ok()) return Status(Code::kInvalidJson, "sync state: " + doc.status().message());
-  const Value& v = doc.value();
+  return import_state(doc.value());
+}
+
+Result<ProfileState> import_state(const Value& v) {
   Reader r;
   ProfileState s;
   if (!v.is_object()) return Status(Code::kInvalidArgument, "sync state: must be an object");

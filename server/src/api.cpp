@@ -181,6 +181,44 @@ std::shared_ptr<const Bundle> compiled_bundle(const std::string& site, const std
   return b;
 }
 
+// Parsed states of recently synced profiles, per thread (values are reference-counted without
+// atomics, pz/value.h) and valid while the stored text is the same: a sync then merges without
+// parsing the stored state again. The SQLite store runs every update on its writer thread.
+struct CachedState {
+  std::string text;
+  ProfileState state;
+};
+std::unordered_map<std::string, CachedState>& state_cache() {
+  thread_local std::unordered_map<std::string, CachedState> cache;
+  return cache;
+}
+
+// The state the text holds (an empty state for ""), or null and `error`. The pointer is valid
+// until the next call on this thread.
+const ProfileState* parsed_state(const std::string& key, const std::string& text, Status& error) {
+  thread_local ProfileState scratch;
+  if (text.empty()) {
+    scratch = ProfileState();
+    return &scratch;
+  }
+  auto& cache = state_cache();
+  auto it = cache.find(key);
+  if (it != cache.end() && it->second.text == text) return &it->second.state;
+  Result<ProfileState> parsed = import_state(text);
+  if (!parsed.ok()) {
+    error = Status(Code::kUnavailable, "stored state unreadable: " + parsed.status().message());
+    return nullptr;
+  }
+  scratch = parsed.take();
+  return &scratch;
+}
+
+void remember_state(const std::string& key, const std::string& text, ProfileState state) {
+  auto& cache = state_cache();
+  if (cache.size() >= 4096 && cache.find(key) == cache.end()) cache.clear();
+  cache[key] = CachedState{text, std::move(state)};
+}
+
 JsonParser& thread_parser() {
   thread_local JsonParser parser;
   return parser;
@@ -267,6 +305,7 @@ struct Api::Call {
 
 Api::Api(Sites sites, Store& store, Metrics& metrics, ApiOptions options)
     : sites_(std::move(sites)), store_(store), metrics_(metrics), options_(std::move(options)) {
+  if (!options_.defer) options_.defer = [](std::function<void()> f) { f(); };
   if (!options_.clock) {
     options_.clock = [] {
       using namespace std::chrono;
@@ -608,7 +647,7 @@ void Api::sync(const CallPtr& call) {
   if (delta_v == nullptr || !delta_v->is_object()) {
     return call->fail(400, "delta: must be a sync state object (docs/sync.md)");
   }
-  Result<ProfileState> delta = import_state(to_json(*delta_v));
+  Result<ProfileState> delta = import_state(*delta_v);
   if (!delta.ok()) return call->fail(400, state_error("delta", delta.status().message()));
   VersionVector device;
   if (const Value* v = body.find("versions"); v != nullptr && !v->is_nullish()) {
@@ -616,26 +655,32 @@ void Api::sync(const CallPtr& call) {
     if (!parsed.ok()) return call->fail(400, parsed.status().message());
     device = parsed.take();
   }
-  // The merged state, kept for the answer (the update may run more than once).
-  auto merged = std::make_shared<ProfileState>();
+  // The answer's delta and cursor, made with the merge (the update may run more than once: the
+  // last run's answer is the one committed).
+  auto answer = std::make_shared<std::string>();
   auto incoming = std::make_shared<const ProfileState>(delta.take());
+  const std::string site = call->key->site->id;
   store_.update_profile(
-      call->key->site->id, id->as_string(),
-      [incoming, merged](const std::string&, const std::string& current) -> Result<std::string> {
-        Result<ProfileState> have = state_or_empty(current);
-        if (!have.ok()) {
-          return Status(Code::kUnavailable, "stored state unreadable: " + have.status().message());
-        }
-        *merged = merge(have.value(), *incoming);
-        return export_state(*merged);
+      site, id->as_string(),
+      [site, incoming, answer, device = std::move(device)](
+          const std::string& resolved, const std::string& current) -> Result<std::string> {
+        const std::string key = site + '\n' + resolved;
+        Status error;
+        const ProfileState* have = parsed_state(key, current, error);
+        if (have == nullptr) return error;
+        ProfileState next = merge(*have, *incoming);
+        std::string text = export_state(next);
+        *answer = ",\"delta\":" + export_state(pz::delta(next, device)) +
+                  ",\"cursor\":" + export_versions(versions(next)) + "}";
+        remember_state(key, text, std::move(next));
+        return text;
       },
       now(),
-      [this, call, merged, device = std::move(device)](Result<ProfileUpdate> r) {
+      [this, call, answer](Result<ProfileUpdate> r) {
         if (!r.ok()) return call->fail(r.status());
         metrics_.syncs.fetch_add(1);
-        call->ok("{\"id\":" + quote(r.value().id) +
-                 ",\"delta\":" + export_state(pz::delta(*merged, device)) +
-                 ",\"cursor\":" + export_versions(versions(*merged)) + "}");
+        options_.defer(
+            [call, answer, id = r.value().id] { call->ok("{\"id\":" + quote(id) + *answer); });
       });
 }
 

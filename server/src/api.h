@@ -15,6 +15,7 @@
 
 #include "config.h"
 #include "metrics.h"
+#include "pz/crdt.h"
 #include "store.h"
 
 namespace pz::server {
@@ -46,6 +47,9 @@ struct ApiOptions {
   std::string static_dir;  // "" serves no files
   int retention_days = 30;
   std::function<int64_t()> clock;  // ms since the epoch; default: the system clock
+  // Runs work off the store's writer thread (the server posts it to its HTTP threads); default:
+  // at once, on the calling thread.
+  std::function<void(std::function<void()>)> defer;
 };
 
 class Api {

@@ -32,8 +32,8 @@ std::string timestamp() {
 void set_log_level(LogLevel level) { g_level = static_cast<int>(level); }
 bool log_enabled(LogLevel level) { return static_cast<int>(level) >= g_level.load(); }
 
-void log(LogLevel level, const std::string& msg, std::vector<Member> fields) {
-  if (!log_enabled(level)) return;
+void log(LogLevel level, const std::string& msg, std::vector<Member> fields, bool always) {
+  if (!always && !log_enabled(level)) return;
   static const char* const kNames[] = {"info", "warn", "error"};
   std::vector<Member> all;
   all.reserve(fields.size() + 3);

@@ -1,5 +1,6 @@
 // pz-server: the reference server (docs/server.md).
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <chrono>
@@ -76,16 +77,17 @@ int main(int argc, char** argv) {
   if (!opened.ok()) return fail(opened.status().message());
   std::unique_ptr<Store> store = opened.take();
 
+  const int threads = o.threads > 0
+                          ? o.threads
+                          : std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
+  net::io_context io(threads);
   ApiOptions api_options;
+  api_options.defer = [&io](std::function<void()> f) { net::post(io, std::move(f)); };
   api_options.static_dir = o.static_dir;
   api_options.retention_days = o.retention_days;
   Api api(std::move(sites), *store, metrics, api_options);
   if (pz::Status st = api.seed_bundles(o.bundle_file); !st.ok()) return fail(st.message());
 
-  const int threads = o.threads > 0
-                          ? o.threads
-                          : std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
-  net::io_context io(threads);
   HttpServer server(io, api, metrics);
   if (pz::Status st = server.listen(o.bind, o.port); !st.ok()) return fail(st.message());
 
@@ -135,13 +137,14 @@ int main(int argc, char** argv) {
        {"bind", Value::String(o.bind)},
        {"threads", Value::Number(threads)},
        {"store", Value::String("sqlite")},
-       {"schema", Value::Number(kSchemaVersion)}});
+       {"schema", Value::Number(kSchemaVersion)}},
+      true);
 
   std::vector<std::thread> pool;
   for (int i = 1; i < threads; ++i) pool.emplace_back([&io] { io.run(); });
   io.run();
   for (std::thread& t : pool) t.join();
   store->close();
-  log(LogLevel::kInfo, "stopped");
+  log(LogLevel::kInfo, "stopped", {}, true);
   return 0;
 }

@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 
 #include <cerrno>
+#include <chrono>
 #include <condition_variable>
 #include <deque>
 #include <mutex>
@@ -33,6 +34,18 @@ const char* const kMigrations[] = {
     "  PRIMARY KEY(site, version)) WITHOUT ROWID;"
     "CREATE TABLE active_bundles(site TEXT NOT NULL PRIMARY KEY, version INTEGER NOT NULL)"
     "  WITHOUT ROWID;",
+    // 1 -> 2: events in arrival order (a rowid table, appends at its end) with the dedup key as
+    // a unique index; pruning walks the arrival order, so the index on `received` goes
+    // (measured: ~1.5x the insert rate of the clustered (site, id) table, bench/README.md).
+    "CREATE TABLE events_v2(seq INTEGER PRIMARY KEY, site TEXT NOT NULL, id TEXT NOT NULL,"
+    "  profile TEXT NOT NULL, user TEXT NOT NULL, t INTEGER NOT NULL, received INTEGER NOT NULL,"
+    "  body TEXT NOT NULL, UNIQUE(site, id));"
+    "INSERT INTO events_v2(site, id, profile, user, t, received, body)"
+    "  SELECT site, id, profile, user, t, received, body FROM events ORDER BY received;"
+    "DROP TABLE events;"
+    "ALTER TABLE events_v2 RENAME TO events;"
+    "CREATE INDEX events_by_profile ON events(site, profile);"
+    "CREATE INDEX events_by_user ON events(site, user) WHERE user <> '';",
 };
 static_assert(sizeof(kMigrations) / sizeof(kMigrations[0]) == kSchemaVersion);
 
@@ -209,7 +222,13 @@ class SqliteStore final : public Store {
     writer_db_ = std::make_unique<Db>();
     PZ_TRY(writer_db_->open(path_, true));
     PZ_TRY(migrate(*writer_db_));
+    // Checkpoints (copying the WAL into the database) run on their own connection and thread,
+    // never inside a COMMIT on the writer.
+    PZ_TRY(writer_db_->exec("PRAGMA wal_autocheckpoint=0"));
+    checkpoint_db_ = std::make_unique<Db>();
+    PZ_TRY(checkpoint_db_->open(path_, false));
     writer_ = std::thread([this] { write_loop(); });
+    checkpointer_ = std::thread([this] { checkpoint_loop(); });
     return Status::Ok();
   }
 
@@ -394,8 +413,34 @@ class SqliteStore final : public Store {
     auto result = std::make_shared<int64_t>(0);
     submit(
         [before, result](Db& db) -> Status {
-          PZ_STMT(q, db, "DELETE FROM events WHERE received < ?1");
-          q.bind(1, before);
+          // Events are in arrival order: find the last one received before `before` by
+          // bisecting on seq, then delete everything up to it.
+          int64_t lo = 0, hi = 0;
+          {
+            PZ_STMT(q, db, "SELECT COALESCE(MIN(seq), 0), COALESCE(MAX(seq), 0) FROM events");
+            if (q.step() != SQLITE_ROW) return store_error(db.handle(), "prune events");
+            lo = q.int64(0);
+            hi = q.int64(1);
+          }
+          PZ_STMT(at, db, "SELECT seq, received FROM events WHERE seq >= ?1 ORDER BY seq LIMIT 1");
+          int64_t last_old = lo - 1;  // the greatest seq known to be older than `before`
+          while (lo <= hi) {
+            const int64_t mid = lo + (hi - lo) / 2;
+            at.bind(1, mid);
+            const int rc = at.step();
+            const bool found = rc == SQLITE_ROW;
+            const int64_t seq = found ? at.int64(0) : 0, received = found ? at.int64(1) : 0;
+            at.reset();
+            if (rc != SQLITE_ROW && rc != SQLITE_DONE) return store_error(db.handle(), "prune");
+            if (!found || received >= before) {
+              hi = mid - 1;
+            } else {
+              last_old = seq;
+              lo = seq + 1;
+            }
+          }
+          PZ_STMT(q, db, "DELETE FROM events WHERE seq <= ?1");
+          q.bind(1, last_old);
           PZ_TRY(q.done("prune events"));
           *result = sqlite3_changes(db.handle());
           return Status::Ok();
@@ -498,7 +543,10 @@ class SqliteStore final : public Store {
       closing_ = true;
     }
     cv_.notify_all();
+    ckpt_cv_.notify_all();
     if (writer_.joinable()) writer_.join();
+    if (checkpointer_.joinable()) checkpointer_.join();
+    checkpoint_db_.reset();
     if (writer_db_) {
       (void)writer_db_->exec("PRAGMA wal_checkpoint(TRUNCATE)");
       writer_db_.reset();
@@ -567,6 +615,22 @@ class SqliteStore final : public Store {
     }
   }
 
+  void checkpoint_loop() {
+    std::unique_lock<std::mutex> lock(mu_);
+    while (!closing_) {
+      ckpt_cv_.wait_for(lock, std::chrono::milliseconds(200));
+      if (closing_) break;
+      lock.unlock();
+      int log_frames = 0, done_frames = 0;
+      if (sqlite3_wal_checkpoint_v2(checkpoint_db_->handle(), nullptr, SQLITE_CHECKPOINT_PASSIVE,
+                                    &log_frames, &done_frames) != SQLITE_OK &&
+          metrics_ != nullptr) {
+        metrics_->store_errors.fetch_add(1);
+      }
+      lock.lock();
+    }
+  }
+
   template <typename F>
   auto read(F f) -> decltype(f(std::declval<Db&>())) {
     std::unique_ptr<Db> db;
@@ -589,9 +653,12 @@ class SqliteStore final : public Store {
   }
 
   Status migrate(Db& db) {
-    PZ_STMT(q, db, "PRAGMA user_version");
-    if (q.step() != SQLITE_ROW) return store_error(db.handle(), "schema version");
-    const int64_t have = q.int64(0);
+    int64_t have = 0;
+    {
+      PZ_STMT(q, db, "PRAGMA user_version");  // reset at the end of this scope (no open read)
+      if (q.step() != SQLITE_ROW) return store_error(db.handle(), "schema version");
+      have = q.int64(0);
+    }
     if (have > kSchemaVersion) {
       return Status(Code::kUnavailable, "store: " + path_ + " has schema version " +
                                             std::to_string(have) + ", newer than this server's " +
@@ -614,8 +681,11 @@ class SqliteStore final : public Store {
   Metrics* metrics_;
   std::unique_ptr<Db> writer_db_;
   std::thread writer_;
+  std::unique_ptr<Db> checkpoint_db_;
+  std::thread checkpointer_;
   std::mutex mu_;
-  std::condition_variable cv_;
+  std::condition_variable cv_;       // the writer's
+  std::condition_variable ckpt_cv_;  // the checkpointer's
   std::deque<Job> jobs_;
   bool closing_ = false;
   std::mutex pool_mu_;

@@ -14,7 +14,7 @@
 namespace pz::server {
 
 // The schema version this build writes; older files are migrated at open, newer are refused.
-constexpr int kSchemaVersion = 1;
+constexpr int kSchemaVersion = 2;
 
 // Opens (creating DIR and the file if needed) and migrates. `metrics` may be null.
 Result<std::unique_ptr<Store>> open_sqlite_store(const std::string& dir, Metrics* metrics);

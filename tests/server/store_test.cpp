@@ -279,6 +279,60 @@ TEST_F(StoreTest, DataSurvivesReopenAndANewerSchemaIsRefused) {
       << newer.status().message();
 }
 
+// A file written by the first release (schema 1: events clustered by (site, id)) is migrated
+// at open: its events keep their dedup keys and can be pruned and erased.
+TEST_F(StoreTest, ASchemaOneFileIsMigrated) {
+  store_->close();
+  store_.reset();
+  fs::remove_all(dir_);
+  fs::create_directories(dir_);
+  const std::string db = (dir_ / "pz.db").string();
+  sqlite3* h = nullptr;
+  ASSERT_EQ(sqlite3_open(db.c_str(), &h), SQLITE_OK);
+  const char* v1 =
+      "CREATE TABLE events(site TEXT NOT NULL, id TEXT NOT NULL, profile TEXT NOT NULL,"
+      "  user TEXT NOT NULL, t INTEGER NOT NULL, received INTEGER NOT NULL, body TEXT NOT NULL,"
+      "  PRIMARY KEY(site, id)) WITHOUT ROWID;"
+      "CREATE INDEX events_by_profile ON events(site, profile);"
+      "CREATE INDEX events_by_user ON events(site, user) WHERE user <> '';"
+      "CREATE INDEX events_by_received ON events(received);"
+      "CREATE TABLE profiles(site TEXT NOT NULL, id TEXT NOT NULL, state TEXT NOT NULL,"
+      "  updated INTEGER NOT NULL, PRIMARY KEY(site, id)) WITHOUT ROWID;"
+      "CREATE TABLE aliases(site TEXT NOT NULL, alias TEXT NOT NULL, id TEXT NOT NULL,"
+      "  created INTEGER NOT NULL, PRIMARY KEY(site, alias)) WITHOUT ROWID;"
+      "CREATE INDEX aliases_by_id ON aliases(site, id);"
+      "CREATE TABLE bundles(site TEXT NOT NULL, version INTEGER NOT NULL, etag TEXT NOT NULL,"
+      "  bundle_version TEXT NOT NULL, created INTEGER NOT NULL, body TEXT NOT NULL,"
+      "  PRIMARY KEY(site, version)) WITHOUT ROWID;"
+      "CREATE TABLE active_bundles(site TEXT NOT NULL PRIMARY KEY, version INTEGER NOT NULL)"
+      "  WITHOUT ROWID;"
+      "INSERT INTO events VALUES('shop', 'new', 'anon', '', 1, 5000, '{}');"
+      "INSERT INTO events VALUES('shop', 'old', 'anon', '', 1, 1000, '{}');"
+      "INSERT INTO profiles VALUES('shop', 'anon', 'S', 1);"
+      "PRAGMA user_version=1;";
+  ASSERT_EQ(sqlite3_exec(h, v1, nullptr, nullptr, nullptr), SQLITE_OK) << sqlite3_errmsg(h);
+  sqlite3_close(h);
+
+  Result<std::unique_ptr<Store>> s = open_sqlite_store(dir_.string(), &metrics_);
+  ASSERT_TRUE(s.ok()) << s.status().message();
+  store_ = s.take();
+  EXPECT_TRUE(store_->has_event("shop", "old").value());
+  EXPECT_EQ(store_->get_state("shop", "anon").value()->state, "S");
+  Result<CollectResult> again = append("shop", "anon", {"old", "new", "newer"});
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(again.value().duplicates, 2);
+  EXPECT_EQ(again.value().accepted, 1);
+  // Pruning follows arrival order: the event received at 1000 ms goes, the others stay.
+  Result<int64_t> pruned =
+      wait<int64_t>([&](Done<int64_t> d) { store_->prune_events(2000, std::move(d)); });
+  ASSERT_TRUE(pruned.ok());
+  EXPECT_EQ(pruned.value(), 1);
+  EXPECT_FALSE(store_->has_event("shop", "old").value());
+  EXPECT_TRUE(store_->has_event("shop", "new").value());
+  EXPECT_TRUE(store_->has_event("shop", "newer").value());
+  EXPECT_EQ(store_->get_profile("shop", "anon").value()->events, 2);
+}
+
 TEST_F(StoreTest, WritesAfterCloseFailWithoutBlocking) {
   store_->close();
   Result<CollectResult> r = append("shop", "anon", {"late"});

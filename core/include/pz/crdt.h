@@ -88,5 +88,7 @@ Result<VersionVector> import_versions(std::string_view json, std::string_view na
 // every field and reports errors with a JSON path; it never produces a state past the bounds.
 std::string export_state(const ProfileState& s);
 Result<ProfileState> import_state(std::string_view json);
+// The same from a parsed document (a host that parsed a request holding a state).
+Result<ProfileState> import_state(const Value& state);
 
 }  // namespace pz
