@@ -421,17 +421,20 @@ void Api::route(const CallPtr& call) {
   }
   // Errors before the key is known are readable by an origin some site allows.
   call->cors = v1 && !req.origin.empty() && sites_.any_allows(req.origin);
-  auto method_is = [&](std::initializer_list<const char*> allowed) {
-    for (const char* m : allowed) {
-      if (req.method == m) return true;
-    }
-    std::string list;
-    for (const char* m : allowed) list += (list.empty() ? "" : ", ") + std::string(m);
+  auto not_allowed = [&](const std::string& list) {
     Response r;
     r.status = 405;
     r.body = error_body("method_not_allowed", req.method + " " + path + ": use " + list);
     r.headers.emplace_back("Allow", list);
     call->reply(std::move(r));
+  };
+  auto method_is = [&](std::initializer_list<const char*> allowed) {
+    std::string list;
+    for (const char* m : allowed) {
+      if (req.method == m) return true;
+      list += (list.empty() ? "" : ", ") + std::string(m);
+    }
+    not_allowed(list);
     return false;
   };
   if (path == "/healthz") {
@@ -447,46 +450,37 @@ void Api::route(const CallPtr& call) {
     r.body = metrics_.render();
     return call->reply(std::move(r));
   }
-  if (path == "/v1/collect") {
-    call->route = "collect";
-    if (method_is({"POST"}) && authorize(call, false, true)) collect(call);
-    return;
-  }
-  if (path == "/v1/sync") {
-    call->route = "sync";
-    if (method_is({"POST"}) && authorize(call, false, false)) sync(call);
-    return;
-  }
-  if (path == "/v1/identify") {
-    call->route = "identify";
-    if (method_is({"POST"}) && authorize(call, false, false)) identify(call);
-    return;
-  }
-  if (path == "/v1/decide") {
-    call->route = "decide";
-    if (method_is({"POST"}) && authorize(call, false, false)) decide(call);
-    return;
-  }
-  if (path == "/v1/bundle") {
-    call->route = "bundle";
-    if (!method_is({"GET", "PUT"})) return;
-    if (req.method == "GET") {
-      if (authorize(call, false, true)) get_bundle(call);
-    } else if (authorize(call, true, false)) {
-      put_bundle(call);
+  // The keyed endpoints: path, method, route name, the key they need, whether a write key may
+  // come in the query string (sendBeacon cannot set headers), the handler.
+  struct Endpoint {
+    const char* path;
+    const char* method;
+    const char* route;
+    bool secret;
+    bool key_in_query;
+    void (Api::*handler)(const CallPtr&);
+  };
+  static const Endpoint kEndpoints[] = {
+      {"/v1/collect", "POST", "collect", false, true, &Api::collect},
+      {"/v1/sync", "POST", "sync", false, false, &Api::sync},
+      {"/v1/identify", "POST", "identify", false, false, &Api::identify},
+      {"/v1/decide", "POST", "decide", false, false, &Api::decide},
+      {"/v1/bundle", "GET", "bundle", false, true, &Api::get_bundle},
+      {"/v1/bundle", "PUT", "bundle", true, false, &Api::put_bundle},
+      {"/v1/bundle/versions", "GET", "bundle_versions", true, false, &Api::bundle_versions},
+      {"/v1/bundle/rollback", "POST", "bundle_rollback", true, false, &Api::rollback},
+  };
+  std::string allowed;
+  for (const Endpoint& e : kEndpoints) {
+    if (path != e.path) continue;
+    call->route = e.route;
+    if (req.method == e.method) {
+      if (authorize(call, e.secret, e.key_in_query)) (this->*e.handler)(call);
+      return;
     }
-    return;
+    allowed += std::string(allowed.empty() ? "" : ", ") + e.method;
   }
-  if (path == "/v1/bundle/versions") {
-    call->route = "bundle_versions";
-    if (method_is({"GET"}) && authorize(call, true, false)) bundle_versions(call);
-    return;
-  }
-  if (path == "/v1/bundle/rollback") {
-    call->route = "bundle_rollback";
-    if (method_is({"POST"}) && authorize(call, true, false)) rollback(call);
-    return;
-  }
+  if (!allowed.empty()) return not_allowed(allowed);
   const std::string profiles = "/v1/profiles/";
   if (path.rfind(profiles, 0) == 0) {
     call->route = "profiles";

@@ -234,9 +234,8 @@ class SqliteStore final : public Store {
 
   void append_events(const std::string& site, std::vector<StoredEvent> events, int64_t now,
                      Done<CollectResult> done) override {
-    auto result = std::make_shared<CollectResult>();
-    submit(
-        [site, events = std::move(events), now, result](Db& db) -> Status {
+    write<CollectResult>(
+        [site, events = std::move(events), now](Db& db, CollectResult& result) -> Status {
           PZ_STMT(q, db,
                   "INSERT INTO events(site, id, profile, user, t, received, body)"
                   " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT DO NOTHING");
@@ -252,20 +251,16 @@ class SqliteStore final : public Store {
             }
             q.reset();
           }
-          *result = r;
+          result = r;
           return Status::Ok();
         },
-        [done = std::move(done), result](Status st) {
-          if (!st.ok()) return done(st);
-          done(*result);
-        });
+        std::move(done));
   }
 
   void update_profile(const std::string& site, const std::string& id, StateUpdate update,
                       int64_t now, Done<ProfileUpdate> done) override {
-    auto result = std::make_shared<ProfileUpdate>();
-    submit(
-        [site, id, update = std::move(update), now, result](Db& db) -> Status {
+    write<ProfileUpdate>(
+        [site, id, update = std::move(update), now](Db& db, ProfileUpdate& result) -> Status {
           Result<std::string> target = resolve(db, site, id);
           if (!target.ok()) return target.status();
           Result<std::optional<std::string>> current = read_state(db, site, target.value());
@@ -273,22 +268,19 @@ class SqliteStore final : public Store {
           Result<std::string> next = update(target.value(), current.value().value_or(""));
           if (!next.ok()) return next.status();
           PZ_TRY(write_state(db, site, target.value(), next.value(), now));
-          result->id = target.take();
-          result->state = next.take();
+          result.id = target.take();
+          result.state = next.take();
           return Status::Ok();
         },
-        [done = std::move(done), result](Status st) {
-          if (!st.ok()) return done(st);
-          done(std::move(*result));
-        });
+        std::move(done));
   }
 
   void link(const std::string& site, const std::string& anonymous_id, const std::string& user_id,
             StateMerge merge, int64_t now, Done<LinkResult> done) override {
-    auto result = std::make_shared<LinkResult>();
-    submit(
-        [site, anonymous_id, user_id, merge = std::move(merge), now, result](Db& db) -> Status {
-          result->id = user_id;
+    write<LinkResult>(
+        [site, anonymous_id, user_id, merge = std::move(merge), now](Db& db,
+                                                                     LinkResult& result) -> Status {
+          result.id = user_id;
           Result<std::string> linked = resolve(db, site, anonymous_id);
           if (!linked.ok()) return linked.status();
           if (linked.value() == user_id && anonymous_id != user_id) {
@@ -319,20 +311,17 @@ class SqliteStore final : public Store {
           PZ_STMT(ins, db, "INSERT INTO aliases(site, alias, id, created) VALUES(?1, ?2, ?3, ?4)");
           ins.bind(1, site).bind(2, anonymous_id).bind(3, user_id).bind(4, now);
           PZ_TRY(ins.done("link"));
-          result->merged = true;
+          result.merged = true;
           return Status::Ok();
         },
-        [done = std::move(done), result](Status st) {
-          if (!st.ok()) return done(st);
-          done(*result);
-        });
+        std::move(done));
   }
 
   void erase_profile(const std::string& site, const std::string& id, std::string erased_state,
                      int64_t now, Done<ErasureResult> done) override {
-    auto result = std::make_shared<ErasureResult>();
-    submit(
-        [site, id, erased_state = std::move(erased_state), now, result](Db& db) -> Status {
+    write<ErasureResult>(
+        [site, id, erased_state = std::move(erased_state), now](Db& db,
+                                                                ErasureResult& result) -> Status {
           Result<std::string> target = resolve(db, site, id);
           if (!target.ok()) return target.status();
           Result<std::optional<std::string>> current = read_state(db, site, target.value());
@@ -347,44 +336,36 @@ class SqliteStore final : public Store {
                   " (SELECT alias FROM aliases WHERE site=?1 AND id=?2))");
           del.bind(1, site).bind(2, target.value());
           PZ_TRY(del.done("erase events"));
-          result->events_deleted = sqlite3_changes(db.handle());
-          result->id = target.take();
+          result.events_deleted = sqlite3_changes(db.handle());
+          result.id = target.take();
           return Status::Ok();
         },
-        [done = std::move(done), result](Status st) {
-          if (!st.ok()) return done(st);
-          done(*result);
-        });
+        std::move(done));
   }
 
   void put_bundle(const std::string& site, BundleVersion bundle,
                   Done<BundleVersion> done) override {
-    auto result = std::make_shared<BundleVersion>(std::move(bundle));
-    submit(
-        [site, result](Db& db) -> Status {
+    write<BundleVersion>(
+        [site](Db& db, BundleVersion& result) -> Status {
           PZ_STMT(q, db, "SELECT COALESCE(MAX(version), 0) FROM bundles WHERE site=?1");
           q.bind(1, site);
           if (q.step() != SQLITE_ROW) return store_error(db.handle(), "bundle version");
-          result->version = q.int64(0) + 1;
+          result.version = q.int64(0) + 1;
           PZ_STMT(ins, db,
                   "INSERT INTO bundles(site, version, etag, bundle_version, created, body)"
                   " VALUES(?1, ?2, ?3, ?4, ?5, ?6)");
-          ins.bind(1, site).bind(2, result->version).bind(3, result->etag);
-          ins.bind(4, result->bundle_version).bind(5, result->created).bind(6, result->body);
+          ins.bind(1, site).bind(2, result.version).bind(3, result.etag);
+          ins.bind(4, result.bundle_version).bind(5, result.created).bind(6, result.body);
           PZ_TRY(ins.done("store bundle"));
-          return set_active(db, site, result->version);
+          return set_active(db, site, result.version);
         },
-        [done = std::move(done), result](Status st) {
-          if (!st.ok()) return done(st);
-          done(*result);
-        });
+        std::move(done), std::move(bundle));
   }
 
   void activate_bundle(const std::string& site, int64_t version,
                        Done<BundleVersion> done) override {
-    auto result = std::make_shared<BundleVersion>();
-    submit(
-        [site, version, result](Db& db) -> Status {
+    write<BundleVersion>(
+        [site, version](Db& db, BundleVersion& result) -> Status {
           int64_t target = version;
           if (target == 0) {
             Result<int64_t> active = active_version(db, site);
@@ -400,19 +381,15 @@ class SqliteStore final : public Store {
           Result<BundleVersion> b = read_bundle(db, site, target, true);
           if (!b.ok()) return b.status();
           PZ_TRY(set_active(db, site, target));
-          *result = b.take();
+          result = b.take();
           return Status::Ok();
         },
-        [done = std::move(done), result](Status st) {
-          if (!st.ok()) return done(st);
-          done(*result);
-        });
+        std::move(done));
   }
 
   void prune_events(int64_t before, Done<int64_t> done) override {
-    auto result = std::make_shared<int64_t>(0);
-    submit(
-        [before, result](Db& db) -> Status {
+    write<int64_t>(
+        [before](Db& db, int64_t& result) -> Status {
           // Events are in arrival order: find the last one received before `before` by
           // bisecting on seq, then delete everything up to it.
           int64_t lo = 0, hi = 0;
@@ -442,13 +419,10 @@ class SqliteStore final : public Store {
           PZ_STMT(q, db, "DELETE FROM events WHERE seq <= ?1");
           q.bind(1, last_old);
           PZ_TRY(q.done("prune events"));
-          *result = sqlite3_changes(db.handle());
+          result = sqlite3_changes(db.handle());
           return Status::Ok();
         },
-        [done = std::move(done), result](Status st) {
-          if (!st.ok()) return done(st);
-          done(*result);
-        });
+        std::move(done), 0);
   }
 
   Result<std::optional<ProfileRecord>> get_profile(const std::string& site,
@@ -560,6 +534,18 @@ class SqliteStore final : public Store {
     std::function<Status(Db&)> run;
     std::function<void(Status)> finish;
   };
+
+  // Runs `run` in the next group commit; after the commit, `done` gets what it filled in (or
+  // the error).
+  template <typename T>
+  void write(std::function<Status(Db&, T&)> run, Done<T> done, T initial = T()) {
+    auto result = std::make_shared<T>(std::move(initial));
+    submit([run = std::move(run), result](Db& db) { return run(db, *result); },
+           [done = std::move(done), result](Status st) {
+             if (!st.ok()) return done(st);
+             done(std::move(*result));
+           });
+  }
 
   void submit(std::function<Status(Db&)> run, std::function<void(Status)> finish) {
     {
