@@ -4,7 +4,8 @@
  *   data-pz-src="https://cdn.example/pz.js" data-pz-timeout="300".
  * It defines window.pz(...), which queues calls in pz.q until the runtime (pz.js) has loaded and
  * replays them; it hides only [data-pz-slot] elements (never the page) until the first decision
- * is applied, or the timeout passes, or the runtime fails to load, so defaults always show. */
+ * is applied, or the timeout passes, or the runtime fails to load, so defaults always show. Slots
+ * an edge worker already filled (data-pz-decided) are never hidden. */
 (function (w, d, src, timeout) {
   if (w.pz) return;
   var s = d.currentScript;
@@ -21,7 +22,7 @@
   };
   pz.q = [];
   st.id = 'pz-af';
-  st.textContent = '[data-pz-slot]{visibility:hidden!important}';
+  st.textContent = '[data-pz-slot]:not([data-pz-decided]){visibility:hidden!important}';
   h.appendChild(st);
   setTimeout(show, t ? +t : timeout);
   sc.async = true;

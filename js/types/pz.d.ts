@@ -49,7 +49,13 @@ export interface Decision {
   slot: string;
   /** The action shown, or null for the slot's default. */
   action: string | null;
+  /** Undefined when an edge worker painted the slot (`edge`). */
   content: Content;
+  /**
+   * True when an edge worker already filled the slot in the first paint (the element carries
+   * data-pz-decided="<action>|default"): the page keeps what was painted and `action` says what.
+   */
+  edge?: true;
 }
 
 /** The consent state (docs/consent.md). */

@@ -132,7 +132,11 @@ test('anti-flicker: only [data-pz-slot] is hidden, and the runtime shows it afte
   );
   const style = pg.doc.getElementById('pz-af');
   assert.ok(style, 'the stub inserted the style synchronously');
-  assert.equal(style.textContent, '[data-pz-slot]{visibility:hidden!important}');
+  // Slots an edge worker filled in the first paint (data-pz-decided) are never hidden.
+  assert.equal(
+    style.textContent,
+    '[data-pz-slot]:not([data-pz-decided]){visibility:hidden!important}',
+  );
   assert.equal(visibility(pg, 'hero'), 'hidden');
   assert.equal(visibility(pg, 'other'), 'visible', 'never the whole page');
   await sleep(20);
@@ -215,7 +219,7 @@ test('a runtime loaded without the stub hides nothing and installs window.pz', a
 
 test('the ESM runtime removes a stub style it finds after the first decision', async () => {
   const pg = page(SLOTS, {
-    head: '<style id="pz-af">[data-pz-slot]{visibility:hidden!important}</style>',
+    head: '<style id="pz-af">[data-pz-slot]:not([data-pz-decided]){visibility:hidden!important}</style>',
   });
   const { pz } = runtime(pg);
   assert.ok(pg.doc.getElementById('pz-af'));

@@ -317,3 +317,37 @@ test('impressions: once per page view per slot shown, none for defaults or slots
     fb.restore();
   }
 });
+
+test('slots an edge worker painted (data-pz-decided) keep their content and count as shown', async () => {
+  const fb = spyFeedback();
+  try {
+    const pg = page(`
+      <div id="edge" data-pz-slot="hero" data-pz-decided="promo"><h1 data-pz-field="title">Painted at the edge</h1></div>
+      <div id="def" data-pz-slot="plain" data-pz-decided="default"><span data-pz-field="title">Edge default</span></div>
+      <div id="unknown" data-pz-slot="side" data-pz-decided="retired_action"><span>Old</span></div>`);
+    const { pz } = runtime(pg, { bundle: IMPRESSION_BUNDLE, storage: memStorage() });
+    const decisions = listen(pz, 'decision');
+    const errors = listen(pz, 'error');
+    await pz.flush();
+    // Nothing repainted: no default-then-swap, whatever the local decision would have been.
+    assert.equal(pg.doc.querySelector('#edge h1').textContent, 'Painted at the edge');
+    assert.equal(pg.doc.querySelector('#def span').textContent, 'Edge default');
+    assert.equal(pg.doc.querySelector('#unknown span').textContent, 'Old');
+    const bySlot = Object.fromEntries(decisions.map((d) => [d.slot, d]));
+    assert.equal(bySlot.hero.action, 'promo');
+    assert.equal(bySlot.hero.edge, true);
+    assert.equal(bySlot.plain.action, null);
+    // The painted action counts as an impression; a default or an action this bundle does not
+    // know does not (and is not an error).
+    const p = await pz.profile();
+    assert.equal(p.exposures.promo.impressions, 1);
+    assert.equal(p.exposures.side.impressions, 0);
+    assert.deepEqual(errors, []);
+    pg.doc.querySelector('#edge h1').click();
+    await pz.flush();
+    assert.deepEqual(fb.at(-1), ['promo', 'click']);
+    pg.win.close();
+  } finally {
+    fb.restore();
+  }
+});

@@ -350,7 +350,19 @@ export function createRuntime(options) {
       if (!names.length) return [];
       const { decisions } = val(engine.decide(names, now()));
       for (const d of decisions) {
-        const mine = els.filter((e) => e.getAttribute('data-pz-slot') === d.slot);
+        let mine = els.filter((e) => e.getAttribute('data-pz-slot') === d.slot);
+        const painted = mine.length;
+        // An edge worker filled these in the first paint (data-pz-decided="<action>" or
+        // "default"): they keep what was painted, and what they show counts as shown.
+        const edge = mine.find((e) => e.hasAttribute('data-pz-decided'));
+        if (edge) {
+          const a = edge.getAttribute('data-pz-decided');
+          d.action = a === 'default' ? null : a;
+          d.content = undefined;
+          d.edge = true;
+          for (const el of mine) shown.set(el, d.action);
+          mine = [];
+        }
         for (const el of mine) {
           try {
             render(el, d.content);
@@ -360,10 +372,10 @@ export function createRuntime(options) {
           }
         }
         const k = d.slot + '\0' + d.action;
-        if (d.action !== null && mine.length && !seen.has(k)) {
+        if (d.action !== null && painted && !seen.has(k)) {
           seen.add(k);
-          val(engine.feedback(d.action, 'impression', now()));
-          dirty();
+          // An edge worker's action may be unknown to this bundle: then it is not counted.
+          if (engine.feedback(d.action, 'impression', now()).ok) dirty();
         }
         emit('decision', d);
       }
