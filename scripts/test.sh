@@ -34,6 +34,9 @@ PZ_BIN="$PWD/build/pz" node --test tests/js/
 echo "== server tests (a real pz-server on 127.0.0.1: every endpoint, two devices, erasure, kill -9)"
 PZ_SERVER="$PWD/build/pz-server" node --test tests/server/
 
+echo "== edge worker tests (real workerd: pages, consent, budget, /pz/*, slot rendering, vectors)"
+PZ_BIN="$PWD/build/pz" PZ_SERVER="$PWD/build/pz-server" node --test tests/edge/
+
 echo "== differential tests again, through the wasm CLI (node js/bin/pz.mjs)"
 PZ_BIN="$PWD/js/bin/pz-wasm" node --test tests/js/jsonlogic_diff.test.mjs tests/js/tcf_diff.test.mjs
 

@@ -53,7 +53,8 @@ export interface Decision {
   content: Content;
   /**
    * True when an edge worker already filled the slot in the first paint (the element carries
-   * data-pz-decided="<action>|default"): the page keeps what was painted and `action` says what.
+   * data-pz-decided="<action>", or "" for the default): the page keeps what was painted and
+   * `action` says what.
    */
   edge?: true;
 }

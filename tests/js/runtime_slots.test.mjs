@@ -323,7 +323,7 @@ test('slots an edge worker painted (data-pz-decided) keep their content and coun
   try {
     const pg = page(`
       <div id="edge" data-pz-slot="hero" data-pz-decided="promo"><h1 data-pz-field="title">Painted at the edge</h1></div>
-      <div id="def" data-pz-slot="plain" data-pz-decided="default"><span data-pz-field="title">Edge default</span></div>
+      <div id="def" data-pz-slot="plain" data-pz-decided=""><span data-pz-field="title">Edge default</span></div>
       <div id="unknown" data-pz-slot="side" data-pz-decided="retired_action"><span>Old</span></div>`);
     const { pz } = runtime(pg, { bundle: IMPRESSION_BUNDLE, storage: memStorage() });
     const decisions = listen(pz, 'decision');

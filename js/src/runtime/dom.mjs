@@ -2,15 +2,15 @@
 // built on the DOM (a <template> parses the HTML inertly: no script runs, no resource loads), never
 // on regular expressions over markup. Bundle content is data; nothing in it ever executes.
 
-/** Elements removed with everything inside them. */
-const DROP = new Set(
+/** Elements removed with everything inside them (the edge worker's renderer uses it too). */
+export const DROP = new Set(
   (
     'script style iframe frame frameset object embed applet form link meta base ' +
     'svg math template noscript noembed noframes xmp plaintext textarea select title'
   ).split(' '),
 );
 /** Elements kept (with allowlisted attributes); any other element is replaced by its children. */
-const TAGS = new Set(
+export const TAGS = new Set(
   (
     'a abbr b bdi bdo blockquote br caption cite code col colgroup dd del dfn div ' +
     'dl dt em figcaption figure h1 h2 h3 h4 h5 h6 hr i img ins kbd li mark ol p pre q s samp ' +

@@ -352,12 +352,11 @@ export function createRuntime(options) {
       for (const d of decisions) {
         let mine = els.filter((e) => e.getAttribute('data-pz-slot') === d.slot);
         const painted = mine.length;
-        // An edge worker filled these in the first paint (data-pz-decided="<action>" or
-        // "default"): they keep what was painted, and what they show counts as shown.
+        // An edge worker filled these in the first paint (data-pz-decided="<action>", or ""
+        // for the default): they keep what was painted, and what they show counts as shown.
         const edge = mine.find((e) => e.hasAttribute('data-pz-decided'));
         if (edge) {
-          const a = edge.getAttribute('data-pz-decided');
-          d.action = a === 'default' ? null : a;
+          d.action = edge.getAttribute('data-pz-decided') || null;
           d.content = undefined;
           d.edge = true;
           for (const el of mine) shown.set(el, d.action);
