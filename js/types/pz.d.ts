@@ -181,6 +181,12 @@ export interface PzOptions {
    * "pz.b" (the bundle) and "pz.q" (the collect queue)).
    */
   storageKey?: string;
+  /**
+   * The first-party cookie that shares the anonymous id with an edge worker (default "pz_id";
+   * false: none). Written only while personalization is granted, removed on withdrawal; when the
+   * edge worker set it first, its id becomes this visitor's anonymous id.
+   */
+  idCookie?: string | false;
   /** ms to wait before persisting after a change (default 100). */
   persistDelay?: number;
   /** The window to run in (default globalThis). */

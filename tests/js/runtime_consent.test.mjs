@@ -95,13 +95,19 @@ test('opt-in: zero storage writes and nothing sent before consent; writes after;
     given: true,
   });
   assert.ok(writes.length > 0);
+  // localStorage, and the id cookie an edge worker shares (first-party, the anonymous id only).
   assert.ok(
-    writes.every((w) => w[0] === 'localStorage' && w[1] === 'setItem'),
+    writes.every(
+      (w) =>
+        (w[0] === 'localStorage' && w[1] === 'setItem') ||
+        (w[0] === 'cookie' && w[2].startsWith('pz_id=')),
+    ),
     JSON.stringify(writes),
   );
   const saved = JSON.parse(pg.win.localStorage.getItem('pz'));
   const prof = await pz.profile();
   assert.equal(saved.a, prof.anonymous_id);
+  assert.equal(pg.doc.cookie, 'pz_id=' + prof.anonymous_id);
   assert.ok(saved.d);
   assert.deepEqual(saved.s.consent[0].personalization, true);
   assert.equal(saved.s.components[0].metrics[0][0], 'pricing_views');
@@ -123,6 +129,7 @@ test('opt-in: zero storage writes and nothing sent before consent; writes after;
   assert.equal(pg.win.localStorage.getItem('pz'), null);
   assert.equal(pg.win.localStorage.getItem('pz.b'), null);
   assert.equal(pg.win.localStorage.length, 0);
+  assert.equal(pg.doc.cookie, '', 'the id cookie is removed');
   const erased = await pz.profile();
   assert.notEqual(erased.anonymous_id, prof.anonymous_id);
   assert.equal(erased.first_seen, null);
@@ -403,4 +410,22 @@ test('a corrupt stored profile is reported and removed; the runtime still starts
   assert.equal(storage.getItem('pz'), null);
   assert.equal(storage.getItem('pz.b'), null);
   pg.win.close();
+});
+
+test('an id cookie set by an edge worker becomes the anonymous id; idCookie: false ignores it', async () => {
+  const pg = page('', { url: 'https://shop.example/' });
+  pg.doc.cookie = 'pz_id=edge-visitor-1; Path=/';
+  const { pz } = runtime(pg, { bundle: demoBundle({ consent: { mode: 'opt-out' } }) });
+  await pz.flush();
+  assert.equal((await pz.profile()).anonymous_id, 'edge-visitor-1');
+  const other = page('', { url: 'https://shop.example/' });
+  other.doc.cookie = 'pz_id=edge-visitor-2; Path=/';
+  const r2 = runtime(other, {
+    bundle: demoBundle({ consent: { mode: 'opt-out' } }),
+    idCookie: false,
+  });
+  await r2.pz.flush();
+  assert.notEqual((await r2.pz.profile()).anonymous_id, 'edge-visitor-2');
+  pg.win.close();
+  other.win.close();
 });

@@ -135,9 +135,25 @@ export function createRuntime(options) {
       report(e);
     }
   };
+  // The anonymous id is shared with an edge worker through a first-party cookie (option
+  // idCookie, default "pz_id"; false: none), written only while storage is allowed.
+  const cookieId = () => {
+    const m = o.idCookie && doc && doc.cookie.match('(?:^|; )' + o.idCookie + '=([^;]*)');
+    return m ? decodeURIComponent(m[1]) : null;
+  };
+  const setCookie = (v, age) => {
+    try {
+      doc.cookie = `${o.idCookie}=${v}; Path=/; Max-Age=${age}; SameSite=Lax${
+        win.location.protocol === 'https:' ? '; Secure' : ''
+      }`;
+    } catch {}
+  };
   function save() {
     clearTimeout(timer);
     timer = 0;
+    if (allowed && o.idCookie && doc && cookieId() !== ids.a) {
+      setCookie(encodeURIComponent(ids.a), 31536000);
+    }
     if (allowed && engine) {
       write(key, {
         ...ids,
@@ -160,6 +176,7 @@ export function createRuntime(options) {
   function wipe() {
     clearTimeout(timer);
     timer = 0;
+    if (cookieId() != null) setCookie('', 0);
     [key, key + '.b', key + '.q'].forEach(drop);
   }
   function newIds() {
@@ -389,11 +406,17 @@ export function createRuntime(options) {
     const core = await loadCore(o.wasm || o.fetch(o.wasmUrl));
     engine = core.engine();
     const saved = read(key);
+    const edgeId = cookieId();
     if (saved && saved.a) {
       ids = { a: saved.a, d: saved.d, u: saved.u };
       cur = saved.c ?? null;
       ck = saved.k || [];
       val(engine.setIds({ anonymous_id: ids.a, device_id: ids.d }));
+    } else if (edgeId) {
+      // The edge worker met this visitor first (it sets the cookie only with consent).
+      newIds();
+      ids.a = edgeId;
+      val(engine.setIds({ anonymous_id: ids.a }));
     } else newIds();
     const cached = read(key + '.b');
     let ok = !!o.bundle && load(o.bundle);
@@ -440,6 +463,7 @@ export function createRuntime(options) {
       now = o.now || Date.now;
       o.fetch = o.fetch || ((...a) => win.fetch(...a));
       key = o.storageKey || 'pz';
+      o.idCookie = o.idCookie === undefined ? 'pz_id' : o.idCookie;
       setT = o.setTimeout || ((f, ms) => win.setTimeout(f, ms));
       clrT = o.clearTimeout || ((t) => win.clearTimeout(t));
       o.random = o.random || Math.random;
