@@ -41,6 +41,6 @@ const edgeWorker :Workerd.Worker = (
     (name = "PZ_BUDGET_MS", text = "150"),
     (name = "PZ_CACHE_TTL_MS", text = "5000"),
     (name = "PZ_BUNDLE_TTL_MS", text = "60000"),
-    (name = "PZ_SLOTS", text = "hero,banner"),
+    (name = "PZ_SLOTS", text = "hero,offer_bar,recs,banner"),
   ],
 );

@@ -52,6 +52,11 @@ export interface Decision {
   /** Undefined when an edge worker painted the slot (`edge`). */
   content: Content;
   /**
+   * With the init option `why: true` (a debug panel): why this action won — the rules that
+   * passed or failed, scores, caps hit (docs/decisions.md).
+   */
+  why?: Json;
+  /**
    * True when an edge worker already filled the slot in the first paint (the element carries
    * data-pz-decided="<action>", or "" for the default): the page keeps what was painted and
    * `action` says what.
@@ -187,6 +192,8 @@ export interface PzOptions {
    * edge worker set it first, its id becomes this visitor's anonymous id.
    */
   idCookie?: string | false;
+  /** Explain every decision: each Decision (and 'decision' event) carries `why`. */
+  why?: boolean;
   /** ms to wait before persisting after a change (default 100). */
   persistDelay?: number;
   /** The window to run in (default globalThis). */

@@ -27,8 +27,8 @@ TEST(Bundle, DemoBundleIsValid) {
   std::vector<BundleError> errors;
   ASSERT_TRUE(compile_bundle(testing::ReadFile(PZ_SOURCE_DIR "/demo-site/bundle.json"), b, errors))
       << format_errors(errors);
-  EXPECT_EQ(b.metrics.size(), 3u);
-  EXPECT_EQ(b.segments.size(), 8u);
+  EXPECT_EQ(b.metrics.size(), 6u);
+  EXPECT_EQ(b.segments.size(), 9u);
   // Segments come after the segments they read.
   std::vector<int> position(b.segments.size());
   for (size_t i = 0; i < b.segment_order.size(); ++i)

@@ -57,8 +57,8 @@ TEST(Cli, ValidateExitCodes) {
   CliRun ok = Pz("validate " PZ_SOURCE_DIR "/demo-site/bundle.json", "");
   EXPECT_EQ(ok.code, 0);
   EXPECT_EQ(ok.out, PZ_SOURCE_DIR
-            "/demo-site/bundle.json: ok, bundle \"2026-11-22.1\": 3 metrics, "
-            "8 segments, 4 actions, 2 slots\n");
+            "/demo-site/bundle.json: ok, bundle \"2026-11-23.1\": 6 metrics, "
+            "9 segments, 13 actions, 4 slots\n");
   std::string bad = ::testing::TempDir() + "/pz_bad_bundle." + std::to_string(getpid()) + ".json";
   std::ofstream(bad) << R"({"version":"x","segments":[{"id":"a","rule":{"and":[1,{"fo":2}]}},
     {"id":"b","rule":{"count":["x","9y"]}}]})";

@@ -51,7 +51,7 @@ test('engine: bundle, events, segments, decisions, profile through the envelope'
   const loaded = e.loadBundle(demoBundle);
   assert.equal(loaded.ok, true);
   assert.equal(loaded.value.version, JSON.parse(demoBundle).version);
-  assert.equal(loaded.value.slots, 2);
+  assert.equal(loaded.value.slots, 4);
   assert.equal(e.setIds({ anonymous_id: 'anon-1', device_id: 'dev-1' }).ok, true);
   // Opt-in bundle: before consent nothing is kept.
   assert.deepEqual(e.ingest({ type: 'page_view', t: T, page: { path: '/pricing' } }).value,
@@ -79,7 +79,14 @@ test('engine: bundle, events, segments, decisions, profile through the envelope'
   assert.equal(p.device_id, 'dev-1');
   assert.ok(p.segments.includes('high_intent'));
   assert.equal(typeof p.metrics, 'object');
-  assert.deepEqual(Object.keys(p.metrics), ['pricing_views', 'shoe_views', 'spend']);
+  assert.deepEqual(Object.keys(p.metrics), [
+    'pricing_views',
+    'shoe_views',
+    'spend',
+    'shoe_views_day0',
+    'shoe_views_day1',
+    'shoe_views_day2',
+  ]);
   assert.equal(p.metrics.pricing_views.total, 3);
   assert.equal(p.counts.add_to_cart.total, 1);
   // State moves to another engine by export/merge.

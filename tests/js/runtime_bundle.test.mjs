@@ -5,6 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
+  DEMO,
   WASM_BYTES,
   bundleRoute,
   captureWarnings,
@@ -22,7 +23,11 @@ const HERO = '<div data-pz-slot="hero"><h1 data-pz-field="title">Markup default<
 const variant = (v, title) =>
   demoBundle({
     version: v,
-    defaults: { hero: { content: { title } }, banner: { content: { title: 'b' } } },
+    defaults: {
+      ...DEMO.defaults,
+      hero: { content: { title } },
+      banner: { content: { title: 'b' } },
+    },
   });
 const title = (pg) => pg.doc.querySelector('h1').textContent;
 

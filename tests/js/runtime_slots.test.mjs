@@ -351,3 +351,22 @@ test('slots an edge worker painted (data-pz-decided) keep their content and coun
     fb.restore();
   }
 });
+
+test('why: true explains each decision on the decision event', async () => {
+  const pg = page('<div data-pz-slot="hero"><h1 data-pz-field="title">x</h1></div>');
+  const { pz } = runtime(pg, { bundle: IMPRESSION_BUNDLE, storage: memStorage(), why: true });
+  const decisions = listen(pz, 'decision');
+  await pz.flush();
+  const hero = decisions.find((d) => d.slot === 'hero');
+  assert.equal(hero.action, 'promo');
+  assert.equal(hero.why.slot, 'hero');
+  assert.equal(hero.why.action, 'promo');
+  assert.ok(hero.why.candidates.some((c) => c.action === 'promo'));
+  const plain = page('<div data-pz-slot="hero"><h1 data-pz-field="title">x</h1></div>');
+  const r2 = runtime(plain, { bundle: IMPRESSION_BUNDLE, storage: memStorage() });
+  const d2 = listen(r2.pz, 'decision');
+  await r2.pz.flush();
+  assert.equal(d2[0].why, undefined, 'no explanation unless asked');
+  pg.win.close();
+  plain.win.close();
+});

@@ -1130,12 +1130,12 @@ describe('bundle versions', () => {
     const v1 = await call(s, 'GET', '/v1/bundle', { key: PK });
     const v1etag = v1.headers.get('etag');
     const next = JSON.parse(DEMO_BUNDLE);
-    next.version = '2026-11-23.1';
+    next.version = 'put-test.2';
     next.defaults.hero.content.title = 'Hello again';
     const put = await call(s, 'PUT', '/v1/bundle', { key: SK, body: next });
     assert.equal(put.status, 200);
     assert.equal(put.body.version, 2);
-    assert.equal(put.body.bundle_version, '2026-11-23.1');
+    assert.equal(put.body.bundle_version, 'put-test.2');
     assert.notEqual(put.body.etag, v1etag);
     const got = await call(s, 'GET', '/v1/bundle', { key: PK });
     assert.equal(got.headers.get('etag'), put.body.etag);
@@ -1148,8 +1148,8 @@ describe('bundle versions', () => {
     assert.deepEqual(
       list.body.versions.map((v) => [v.version, v.etag, v.bundle_version]),
       [
-        [1, v1etag, '2026-11-22.1'],
-        [2, put.body.etag, '2026-11-23.1'],
+        [1, v1etag, '2026-11-23.1'],
+        [2, put.body.etag, 'put-test.2'],
       ],
     );
     // Rollback to the previous version.

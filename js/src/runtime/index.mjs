@@ -365,7 +365,7 @@ export function createRuntime(options) {
       const els = slotEls();
       names = names || [...new Set(els.map((e) => e.getAttribute('data-pz-slot')))];
       if (!names.length) return [];
-      const { decisions } = val(engine.decide(names, now()));
+      const { decisions } = val(engine.decide(names, now(), { why: o.why }));
       for (const d of decisions) {
         let mine = els.filter((e) => e.getAttribute('data-pz-slot') === d.slot);
         const painted = mine.length;
