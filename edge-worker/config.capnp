@@ -1,6 +1,6 @@
 # workerd configuration of the pz edge worker for local runs:
 #
-#   npx workerd serve edge-worker/config.capnp
+#   node_modules/@cloudflare/workerd-linux-64/bin/workerd serve edge-worker/config.capnp
 #
 # It listens on 127.0.0.1:8787 and proxies the site at PZ_ORIGIN (here the demo site served by
 # `pz-server --static demo-site` on 8080, which is also the reference server). Override the

@@ -7,9 +7,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 mode=${1:-all}
-pkgs=(g++ cmake make nodejs npm libboost-dev libsqlite3-dev)
+pkgs=(g++ cmake make nodejs npm libboost-dev libsqlite3-dev emscripten node-acorn curl)
 if [ "$mode" != "--demo" ]; then
-  pkgs+=(libgtest-dev nlohmann-json3-dev emscripten node-acorn brotli clang-format
+  pkgs+=(libgtest-dev nlohmann-json3-dev brotli clang-format
         clang-14 libclang-rt-14-dev llvm-14 sqlite3 wrk)
 fi
 

@@ -46,6 +46,9 @@ node bench/wasm_bench.mjs --events 20000
 echo "== pz-server under load on loopback (measured and printed; fails only on errors)"
 node bench/server_bench.mjs --duration 2
 
+echo "== the one-command demo, started and checked (server + edge worker on 127.0.0.1)"
+bash scripts/demo.sh --check
+
 echo "== libFuzzer: every parser entry point, 20 s each"
 scripts/fuzz.sh 20
 

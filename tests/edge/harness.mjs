@@ -3,7 +3,8 @@
 // workerd), a test origin (a node HTTP server serving pages), and a recording proxy in front of
 // pz-server that can be made slow or down.
 //
-//   node --test tests/edge/   (env WORKERD: the binary, default node_modules/.bin/workerd)
+//   node --test tests/edge/
+//   (env WORKERD: the binary, default node_modules/@cloudflare/workerd-linux-64/bin/workerd)
 import fs from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
@@ -14,7 +15,7 @@ import { ROOT } from '../js/harness.mjs';
 export { ROOT };
 export const WORKERD = process.env.WORKERD
   ? path.resolve(process.env.WORKERD)
-  : path.join(ROOT, 'node_modules', '.bin', 'workerd');
+  : path.join(ROOT, 'node_modules', '@cloudflare', 'workerd-linux-64', 'bin', 'workerd');
 export const EDGE_DIR = path.join(ROOT, 'edge-worker');
 export const CONFIG = path.join(EDGE_DIR, 'config.capnp');
 
