@@ -126,11 +126,11 @@ function getBundle(cfg, ctx) {
     const p = (held.inflight = refreshBundle(cfg).finally(() => {
       if (held.inflight === p) held.inflight = null;
     }));
+    // The fetch must outlive this request even when it does not wait for it (an asset request
+    // that turns out not to be a page), or later requests would wait on a dead promise.
+    ctx.waitUntil(p);
   }
-  if (held.cur) {
-    if (held.inflight) ctx.waitUntil(held.inflight);
-    return Promise.resolve(held.cur);
-  }
+  if (held.cur) return Promise.resolve(held.cur);
   return held.inflight || Promise.resolve(null);
 }
 
@@ -306,7 +306,9 @@ async function page(req, cfg, ctx) {
   const bundleP = wantsHtml ? getBundle(cfg, ctx) : null;
   let res;
   try {
-    res = await fetchOrigin(req, cfg, wantsHtml);
+    // Validators are dropped only for what is surely a page: an asset asked for with */* (the
+    // runtime's bundle check, scripts) keeps its If-None-Match and can get a 304.
+    res = await fetchOrigin(req, cfg, wantsHtml && /text\/html/.test(accept));
   } catch {
     return new Response('origin unreachable\n', { status: 502 });
   }

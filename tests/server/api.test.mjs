@@ -1249,6 +1249,21 @@ describe('static files (--static)', () => {
     assert.equal((await get('/sub')).text, '<h1>sub</h1>');
     assert.equal((await get('/index.html?v=2')).text, '<h1>home</h1>');
     assert.equal((await get('/missing.html')).status, 404);
+    // Revalidation: a strong ETag; the same file answers 304 with no body, a changed one 200.
+    const first = await s.fetch('/app.js');
+    const etag = first.headers.get('etag');
+    assert.match(etag, /^"[0-9a-f]+-[0-9a-f]+"$/);
+    assert.equal(first.headers.get('cache-control'), 'no-cache');
+    const again = await s.fetch('/app.js', { headers: { 'if-none-match': etag } });
+    assert.equal(again.status, 304);
+    assert.equal(await again.text(), '');
+    assert.equal(again.headers.get('etag'), etag);
+    fs.writeFileSync(path.join(root, 'www', 'app.js'), 'export const x = 2;');
+    const changed = await s.fetch('/app.js', { headers: { 'if-none-match': etag } });
+    assert.equal(changed.status, 200);
+    assert.equal(await changed.text(), 'export const x = 2;');
+    assert.notEqual(changed.headers.get('etag'), etag);
+    fs.writeFileSync(path.join(root, 'www', 'app.js'), 'export const x = 1;');
     // The API is still the API.
     assertError(await call(s, 'GET', '/v1/nope', { key: PK }), 404, 'not_found');
     assert.equal((await call(s, 'GET', '/v1/bundle', { key: PK })).status, 200);

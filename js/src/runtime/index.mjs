@@ -376,7 +376,12 @@ export function createRuntime(options) {
           d.action = edge.getAttribute('data-pz-decided') || null;
           d.content = undefined;
           d.edge = true;
-          for (const el of mine) shown.set(el, d.action);
+          for (const el of mine) {
+            shown.set(el, d.action);
+            // Honoured once: later decisions in this page view (after an add to cart, a
+            // withdrawal) render here as anywhere else.
+            el.removeAttribute('data-pz-decided');
+          }
           mine = [];
         }
         for (const el of mine) {
