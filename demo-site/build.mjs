@@ -3,9 +3,10 @@
 // `pz-server --static demo-site/dist`:
 // - every file of demo-site/site/ is copied; in each HTML page the region between
 //   `<!-- pz:snippet -->` and `<!-- /pz:snippet -->` (empty in the committed pages) gets the
-//   inline snippet: the loader stub (js/dist/pz-loader.min.js, pointed at /pz/pz.js by its
-//   data-pz-src attribute) and the site's init (demo-site/snippet-init.js, minified);
-// - js/dist/pz.js and js/dist/pz_core.wasm go to dist/pz/.
+//   inline snippet: the loader stub (js/dist/pz-loader.min.js, pointed at /assets/pz/pz.js by
+//   its data-pz-src attribute) and the site's init (demo-site/snippet-init.js, minified);
+// - js/dist/pz.js and js/dist/pz_core.wasm go to dist/assets/pz/ (not /pz/: an edge worker in
+//   front of the shop answers every /pz/* path itself, edge-worker/README.md).
 // Stamping replaces whatever is between the markers, so running it again gives the same files.
 // Usage: node scripts/build-js.mjs && node demo-site/build.mjs [--out DIR]   (no network)
 import fs from 'node:fs';
@@ -46,7 +47,7 @@ for (const [name, code] of [['loader', loader], ['init', init]]) {
 const snippet = (indent) =>
   [
     '<!-- pz:snippet -->',
-    `<script data-pz-src="/pz/pz.js">${loader}</script>`,
+    `<script data-pz-src="/assets/pz/pz.js">${loader}</script>`,
     `<script>${init}</script>`,
     '<!-- /pz:snippet -->',
   ].join('\n' + indent);
@@ -87,8 +88,9 @@ const copy = (from, to) => {
   }
 };
 copy(SITE, OUT);
-fs.mkdirSync(path.join(OUT, 'pz'));
-for (const f of ['pz.js', 'pz_core.wasm']) fs.copyFileSync(need(f), path.join(OUT, 'pz', f));
+const RUNTIME = path.join(OUT, 'assets', 'pz');
+fs.mkdirSync(RUNTIME, { recursive: true });
+for (const f of ['pz.js', 'pz_core.wasm']) fs.copyFileSync(need(f), path.join(RUNTIME, f));
 
 const rel = path.relative(process.cwd(), OUT) || '.';
 console.log(`demo-site/build: ${pages} pages stamped, ${files} assets and the runtime in ${rel}/`);

@@ -38,6 +38,6 @@
     bundleUrl: '/v1/bundle?key=pk_demo',
     endpoint: location.origin,
     writeKey: 'pk_demo',
-    wasmUrl: '/pz/pz_core.wasm',
+    wasmUrl: '/assets/pz/pz_core.wasm',
   });
 })(window);

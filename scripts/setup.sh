@@ -10,7 +10,7 @@ mode=${1:-all}
 pkgs=(g++ cmake make nodejs npm libboost-dev libsqlite3-dev emscripten node-acorn curl)
 if [ "$mode" != "--demo" ]; then
   pkgs+=(libgtest-dev nlohmann-json3-dev brotli clang-format
-        clang-14 libclang-rt-14-dev llvm-14 sqlite3 wrk)
+        clang-14 libclang-rt-14-dev llvm-14 sqlite3 wrk chromium)
 fi
 
 missing=()
@@ -29,7 +29,9 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-# npm packages pinned by package-lock.json (simdjson source, json-logic-js for differential tests).
+# npm packages pinned by package-lock.json (simdjson source, json-logic-js for differential tests,
+# playwright-core, which drives Debian's chromium: it must never download a browser of its own).
+export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1
 if [ ! -f node_modules/.package-lock.json ] || ! cmp -s package-lock.json node_modules/.pz-lock-stamp; then
   npm ci --no-audit --no-fund --loglevel=error
   cp package-lock.json node_modules/.pz-lock-stamp

@@ -37,6 +37,10 @@ PZ_SERVER="$PWD/build/pz-server" node --test tests/server/
 echo "== edge worker tests (real workerd: pages, consent, budget, /pz/*, slot rendering, vectors)"
 PZ_BIN="$PWD/build/pz" PZ_SERVER="$PWD/build/pz-server" node --test tests/edge/
 
+echo "== real-browser tests (Debian chromium via playwright-core: the demo shop, snippet alone and behind the edge worker)"
+node demo-site/build.mjs >/dev/null
+PZ_SERVER="$PWD/build/pz-server" node --test tests/e2e/
+
 echo "== differential tests again, through the wasm CLI (node js/bin/pz.mjs)"
 PZ_BIN="$PWD/js/bin/pz-wasm" node --test tests/js/jsonlogic_diff.test.mjs tests/js/tcf_diff.test.mjs
 
@@ -45,6 +49,9 @@ node bench/wasm_bench.mjs --events 20000
 
 echo "== pz-server under load on loopback (measured and printed; fails only on errors)"
 node bench/server_bench.mjs --duration 2
+
+echo "== the demo page in chromium, snippet vs edge worker (measured and printed, never asserted)"
+node bench/page_bench.mjs --runs 3
 
 echo "== the one-command demo, started and checked (server + edge worker on 127.0.0.1)"
 bash scripts/demo.sh --check
