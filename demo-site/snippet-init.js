@@ -38,6 +38,7 @@
     bundleUrl: '/v1/bundle?key=pk_demo',
     endpoint: location.origin,
     writeKey: 'pk_demo',
+    why: debug,
     wasmUrl: '/assets/pz/pz_core.wasm',
   });
 })(window);

@@ -7,10 +7,11 @@
 //   the panel stamps them as they arrive and keeps the stamps in sessionStorage; a segment that
 //   came with the stored profile before this page shows "before this page" unless an earlier
 //   page of this session saw it enter;
-// - each slot's decision on this page and its `why`: the runtime's API does not return why, so
-//   the panel syncs the profile (pz.sync()) and asks pz-server's POST /v1/decide with why:true,
-//   which decides with the same core and bundle over the synced profile, and says so when the
-//   server's answer differs from what the page got;
+// - each slot's decision on this page and its `why`: the page's own (the snippet turns on the
+//   runtime's why option in debug mode); for a slot the edge worker painted, the panel syncs the
+//   profile (pz.sync()) and asks pz-server's POST /v1/decide with why:true, which decides with the
+//   same core and bundle over the synced profile, and says so when the server's answer differs
+//   from what the page got;
 // - the profile (pz.profile()): ids, first and last seen, sessions, traits, counts, metrics,
 //   exposures.
 (() => {
@@ -185,13 +186,16 @@
   }
 
   function whyHtml(slot, got) {
-    if (!why) return '<p class="dim">asking pz-server…</p>';
-    if (why.error) return `<p class="no">pz-server: ${esc(why.error)}</p>`;
-    const d = why.by[slot];
+    // The page's own decision carries its why (init option why: true); a slot the edge worker
+    // painted, or a runtime without why, is explained by the server's replay.
+    const local = got.why ? { action: got.action, why: got.why } : null;
+    if (!local && !why) return '<p class="dim">asking pz-server…</p>';
+    if (!local && why.error) return `<p class="no">pz-server: ${esc(why.error)}</p>`;
+    const d = local || why.by[slot];
     if (!d || !d.why) return '<p class="dim">no answer for this slot</p>';
     const w = d.why;
     const differs =
-      d.action !== got.action
+      !local && d.action !== got.action
         ? `<p class="no">The server's replay now picks ${esc(d.action ?? 'the default')}: the
             profile changed since this page decided, or this page's impression reached a cap.</p>`
         : '';
