@@ -827,7 +827,11 @@ void Api::put_bundle(const CallPtr& call) {
   v.created = now();
   v.body = call->req.body;
   const std::string site = call->key->site->id;
-  store_.put_bundle(site, std::move(v), [this, call, site](Result<BundleVersion> r) {
+  store_.put_bundle(site, std::move(v), activated(call, site));
+}
+
+Done<BundleVersion> Api::activated(const CallPtr& call, const std::string& site) {
+  return [this, call, site](Result<BundleVersion> r) {
     if (!r.ok()) return call->fail(r.status());
     const BundleVersion& b = r.value();
     set_active(site, std::make_shared<ActiveBundle>(
@@ -835,7 +839,7 @@ void Api::put_bundle(const CallPtr& call) {
     metrics_.bundle_updates.fetch_add(1);
     call->ok("{\"version\":" + std::to_string(b.version) + ",\"etag\":" + quote(b.etag) +
              ",\"bundle_version\":" + quote(b.bundle_version) + "}");
-  });
+  };
 }
 
 void Api::bundle_versions(const CallPtr& call) {
@@ -866,15 +870,7 @@ void Api::rollback(const CallPtr& call) {
     }
   }
   const std::string site = call->key->site->id;
-  store_.activate_bundle(site, version, [this, call, site](Result<BundleVersion> r) {
-    if (!r.ok()) return call->fail(r.status());
-    const BundleVersion& b = r.value();
-    set_active(site, std::make_shared<ActiveBundle>(
-                         ActiveBundle{b.version, b.etag, b.bundle_version, b.body}));
-    metrics_.bundle_updates.fetch_add(1);
-    call->ok("{\"version\":" + std::to_string(b.version) + ",\"etag\":" + quote(b.etag) +
-             ",\"bundle_version\":" + quote(b.bundle_version) + "}");
-  });
+  store_.activate_bundle(site, version, activated(call, site));
 }
 
 void Api::profile(const CallPtr& call, const std::string& id) {

@@ -86,6 +86,8 @@ class Api {
   void put_bundle(const CallPtr& call);
   void bundle_versions(const CallPtr& call);
   void rollback(const CallPtr& call);
+  // Answers a stored or re-activated bundle version and makes it the site's active one.
+  Done<BundleVersion> activated(const CallPtr& call, const std::string& site);
   void profile(const CallPtr& call, const std::string& id);
   void serve_static(const CallPtr& call);
 
