@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // Builds the demo shop into demo-site/dist/ (gitignored), ready for
 // `pz-server --static demo-site/dist`:
-// - every file of demo-site/site/ is copied; in each HTML page the region between
+// - every file of demo-site/site/ is copied; each HTML page gets its site-wide parts
+//   (`<!-- pz:include header|footer -->`, demo-site/pages.mjs); in each page the region between
 //   `<!-- pz:snippet -->` and `<!-- /pz:snippet -->` (empty in the committed pages) gets the
 //   inline snippet: the loader stub (js/dist/pz-loader.min.js, pointed at /assets/pz/pz.js by
 //   its data-pz-src attribute) and the site's init (demo-site/snippet-init.js, minified);
@@ -13,6 +14,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as esbuild from 'esbuild';
+import { expandPage } from './pages.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const ROOT = path.resolve(HERE, '..');
@@ -71,7 +73,8 @@ const copy = (from, to) => {
       fs.mkdirSync(dst, { recursive: true });
       copy(src, dst);
     } else if (e.name.endsWith('.html')) {
-      const html = fs.readFileSync(src, 'utf8');
+      const url = '/' + path.relative(SITE, src).split(path.sep).join('/');
+      const html = expandPage(fs.readFileSync(src, 'utf8'), url);
       let n = 0;
       const out = html.replace(MARKERS, (_, offset) => {
         n++;

@@ -12,6 +12,7 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { PZ_BIN, PZ_WASM, PZ_WASM_BIN, ROOT } from './harness.mjs';
+import { expandPage } from '../../demo-site/pages.mjs';
 
 const BUNDLE = path.join(ROOT, 'demo-site', 'bundle.json');
 const DIR = path.join(ROOT, 'demo-site', 'scenarios');
@@ -99,8 +100,8 @@ test('pages: the snippet region, the offer bar, slots the bundle knows, pz-slots
   const files = pages();
   assert.ok(files.length >= 9, files.join(' '));
   for (const f of files) {
-    const html = fs.readFileSync(f, 'utf8');
     const rel = path.relative(SITE, f);
+    const html = expandPage(fs.readFileSync(f, 'utf8'), '/' + rel.split(path.sep).join('/'));
     assert.equal(html.match(/<!-- pz:snippet --><!-- \/pz:snippet -->/g)?.length, 1, rel);
     assert.match(html, /data-pz-slot="offer_bar"/, rel);
     const slots = [...html.matchAll(/data-pz-slot="([^"]+)"/g)].map((m) => m[1]);
