@@ -32,6 +32,12 @@ int Bundle::action_index(std::string_view id) const {
   }
   return -1;
 }
+int Bundle::slot_index(std::string_view slot) const {
+  for (size_t i = 0; i < slot_names.size(); ++i) {
+    if (slot_names[i] == slot) return static_cast<int>(i);
+  }
+  return -1;
+}
 const SlotDefault* Bundle::slot_default(std::string_view slot) const {
   for (const SlotDefault& d : defaults) {
     if (d.slot == slot) return &d;
@@ -80,7 +86,8 @@ bool valid_id(std::string_view id) {
 
 class Compiler {
  public:
-  Compiler(Bundle& out, std::vector<BundleError>& errors) : b_(out), errors_(errors) {}
+  Compiler(Bundle& out, std::vector<BundleError>& errors)
+      : b_(out), errors_(errors), errors_before_(errors.size()) {}
 
   void run(const Value& doc);
 
@@ -187,9 +194,11 @@ class Compiler {
   void defaults(const Value* v);
   void resolve_segment_refs();
   void order_segments();
+  void build_indexes();
 
   Bundle& b_;
   std::vector<BundleError>& errors_;
+  size_t errors_before_;
   std::vector<std::string> segment_paths_;
 };
 
@@ -215,6 +224,7 @@ void Compiler::run(const Value& doc) {
   actions(doc.find("actions"));
   resolve_segment_refs();
   order_segments();
+  if (errors_.size() == errors_before_) build_indexes();
 }
 
 void Compiler::consent(const Value* v) {
@@ -318,7 +328,21 @@ void Compiler::segments(const Value* v) {
       if (rule == nullptr) {
         error(join(path, "rule"), "is required");
       } else {
+        size_t errors_before = errors_.size();
         compile(*rule, join(path, "rule"), def.rule);
+        const Value* list = rule->is_object() && rule->as_object().size() == 1
+                                ? &rule->as_object()[0].second
+                                : nullptr;
+        const std::string* op = list != nullptr ? &rule->as_object()[0].first : nullptr;
+        if (errors_.size() == errors_before && list != nullptr && list->is_array() &&
+            list->as_array().size() >= 2 && (*op == "and" || *op == "or") &&
+            def.rule.loop_free()) {
+          def.split = *op == "and" ? SegmentDef::Split::kAnd : SegmentDef::Split::kOr;
+          for (const Value& part : list->as_array()) {
+            def.parts.emplace_back();
+            compile(part, join(path, "rule"), def.parts.back());
+          }
+        }
       }
     }
     b_.segments.push_back(std::move(def));
@@ -598,7 +622,7 @@ void Compiler::propensity(const Value& v, const std::string& path, Propensity& o
 // Resolves count/metric/since/in_segment names in every rule, collects each segment's inputs,
 // and checks windows against the retention.
 void Compiler::resolve_segment_refs() {
-  auto resolve = [&](Program& program, const std::string& base, SegmentDef* seg) {
+  auto resolve = [&](Program& program, const std::string& base, RuleInputs* in) {
     for (RuleRef& ref : program.refs()) {
       std::string path = base;
       if (!ref.path.empty()) path += (ref.path[0] == '[' ? "" : ".") + ref.path;
@@ -610,14 +634,14 @@ void Compiler::resolve_segment_refs() {
             error(path, "unknown metric \"" + ref.name + "\"");
             continue;
           }
-          if (seg) seg->metric_deps.push_back(ref.slot);
+          if (in) in->metrics.push_back(ref.slot);
           windowed = true;
           break;
         case RuleRef::Kind::kSince:
           if (int m = b_.metric_index(ref.name); m >= 0) {
             ref.slot = m;
             ref.since_metric = true;
-            if (seg) seg->metric_deps.push_back(m);
+            if (in) in->metrics.push_back(m);
             break;
           }
           [[fallthrough]];
@@ -632,7 +656,7 @@ void Compiler::resolve_segment_refs() {
             b_.event_types.push_back(ref.name);
           }
           ref.slot = t;
-          if (seg) seg->count_deps.push_back(t);
+          if (in) in->counts.push_back(t);
           windowed = ref.kind == RuleRef::Kind::kCount;
           break;
         }
@@ -642,7 +666,7 @@ void Compiler::resolve_segment_refs() {
             error(path, "unknown segment \"" + ref.name + "\"");
             continue;
           }
-          if (seg) seg->segment_deps.push_back(ref.slot);
+          if (in) in->segments.push_back(ref.slot);
           break;
       }
       if (windowed && !ref.window.all()) {
@@ -653,26 +677,40 @@ void Compiler::resolve_segment_refs() {
                           std::to_string(b_.retention.daily_buckets) +
                           " daily buckets): raise retention.daily_buckets or use \"all\"");
         }
-        if (seg) seg->metric_windows.push_back(ref.window);
+        if (in) in->windows.push_back(ref.window);
       }
+    }
+    if (in) {
+      in->deps = program.deps();
+      auto dedupe = [](std::vector<int>& v) {
+        std::sort(v.begin(), v.end());
+        v.erase(std::unique(v.begin(), v.end()), v.end());
+      };
+      dedupe(in->metrics);
+      dedupe(in->counts);
+      dedupe(in->segments);
     }
   };
   for (size_t i = 0; i < b_.segments.size(); ++i) {
     SegmentDef& seg = b_.segments[i];
-    resolve(seg.rule, join(segment_paths_[i], "rule"), &seg);
-    seg.deps = seg.rule.deps();
-    auto dedupe = [](std::vector<int>& v) {
-      std::sort(v.begin(), v.end());
-      v.erase(std::unique(v.begin(), v.end()), v.end());
-    };
-    dedupe(seg.metric_deps);
-    dedupe(seg.count_deps);
-    dedupe(seg.segment_deps);
+    RuleInputs in;
+    resolve(seg.rule, join(segment_paths_[i], "rule"), &in);
+    seg.deps = in.deps;
+    seg.metric_deps = std::move(in.metrics);
+    seg.count_deps = std::move(in.counts);
+    seg.segment_deps = std::move(in.segments);
+    seg.metric_windows = std::move(in.windows);
+    seg.part_inputs.assign(seg.parts.size(), RuleInputs());
+    for (size_t k = 0; k < seg.parts.size(); ++k) {
+      size_t before = errors_.size();
+      resolve(seg.parts[k], join(segment_paths_[i], "rule"), &seg.part_inputs[k]);
+      errors_.resize(before);  // already reported for the whole rule
+    }
   }
   for (size_t i = 0; i < b_.actions.size(); ++i) {
     ActionDef& a = b_.actions[i];
     std::string path = join("actions", i);
-    if (a.has_eligible) resolve(a.eligible, join(path, "eligible"), nullptr);
+    if (a.has_eligible) resolve(a.eligible, join(path, "eligible"), &a.eligible_inputs);
     for (auto& part : a.eligible_parts) {
       size_t before = errors_.size();
       resolve(part.second, join(path, "eligible"), nullptr);
@@ -685,6 +723,104 @@ void Compiler::resolve_segment_refs() {
               nullptr);
     }
   }
+}
+
+// The incremental evaluation graph (Bundle::Graph), slot -> actions, segments by id.
+void Compiler::build_indexes() {
+  const size_t segments = b_.segments.size(), actions = b_.actions.size();
+  Bundle::Graph& g = b_.graph;
+  g.part_segment.clear();
+  g.first_part.assign(segments, -1);
+  for (size_t i = 0; i < segments; ++i) {
+    if (b_.segments[i].parts.empty()) continue;
+    g.first_part[i] = static_cast<int>(g.part_segment.size());
+    for (size_t k = 0; k < b_.segments[i].parts.size(); ++k) {
+      g.part_segment.push_back(static_cast<int>(i));
+    }
+  }
+  const size_t parts = g.part_segment.size(), nodes = segments + actions + parts;
+  g.metric_readers.assign(b_.metrics.size(), {});
+  g.count_readers.assign(b_.event_types.size(), {});
+  g.segment_readers.assign(segments, {});
+  g.flag_readers.assign(32, {});
+  g.timed.clear();
+  g.every_ms.clear();
+  g.position.assign(nodes, 0);
+  g.node_at.clear();
+  g.windows.assign(nodes, {});
+  for (int s : b_.segment_order) {
+    const SegmentDef& seg = b_.segments[static_cast<size_t>(s)];
+    for (size_t k = 0; k < seg.parts.size(); ++k) {
+      g.node_at.push_back(static_cast<int>(segments + actions) +
+                          g.first_part[static_cast<size_t>(s)] + static_cast<int>(k));
+    }
+    g.node_at.push_back(s);
+  }
+  g.eager = g.node_at.size();
+  for (size_t a = 0; a < actions; ++a) g.node_at.push_back(static_cast<int>(segments + a));
+  for (size_t p = 0; p < g.node_at.size(); ++p) {
+    g.position[static_cast<size_t>(g.node_at[p])] = static_cast<int>(p);
+  }
+  auto add = [&](int node, uint32_t deps, const std::vector<int>& metrics,
+                 const std::vector<int>& counts, const std::vector<int>& segs,
+                 const std::vector<Window>& windows) {
+    for (int m : metrics) g.metric_readers[static_cast<size_t>(m)].push_back(node);
+    for (int c : counts) g.count_readers[static_cast<size_t>(c)].push_back(node);
+    for (int d : segs) g.segment_readers[static_cast<size_t>(d)].push_back(node);
+    for (uint32_t bit = 0; bit < 32; ++bit) {
+      if (deps & (1u << bit)) g.flag_readers[bit].push_back(node);
+    }
+    if (deps & kDepNow) {
+      g.every_ms.push_back(node);
+    } else if (!windows.empty()) {
+      g.timed.push_back(node);
+    }
+    g.windows[static_cast<size_t>(node)] = windows;
+  };
+  for (size_t i = 0; i < segments; ++i) {
+    const SegmentDef& seg = b_.segments[i];
+    if (seg.parts.empty()) {
+      add(static_cast<int>(i), seg.deps, seg.metric_deps, seg.count_deps, seg.segment_deps,
+          seg.metric_windows);
+      continue;
+    }
+    for (size_t k = 0; k < seg.parts.size(); ++k) {  // the segment is marked by its conditions
+      const RuleInputs& in = seg.part_inputs[k];
+      add(static_cast<int>(segments + actions) + g.first_part[i] + static_cast<int>(k), in.deps,
+          in.metrics, in.counts, in.segments, in.windows);
+    }
+  }
+  for (size_t a = 0; a < b_.actions.size(); ++a) {
+    const RuleInputs& in = b_.actions[a].eligible_inputs;
+    if (!b_.actions[a].has_eligible) continue;  // nothing to evaluate: never marked
+    add(static_cast<int>(segments + a), in.deps, in.metrics, in.counts, in.segments, in.windows);
+  }
+  b_.group_names.clear();
+  for (ActionDef& a : b_.actions) {
+    if (a.group.empty()) continue;
+    auto it = std::find(b_.group_names.begin(), b_.group_names.end(), a.group);
+    a.group_index = static_cast<int>(it - b_.group_names.begin());
+    if (it == b_.group_names.end()) b_.group_names.push_back(a.group);
+  }
+  b_.slot_names.clear();
+  b_.slot_actions.clear();
+  for (size_t a = 0; a < b_.actions.size(); ++a) {
+    for (const std::string& slot : b_.actions[a].slots) {
+      int k = b_.slot_index(slot);
+      if (k < 0) {
+        k = static_cast<int>(b_.slot_names.size());
+        b_.slot_names.push_back(slot);
+        b_.slot_actions.emplace_back();
+      }
+      std::vector<int>& list = b_.slot_actions[static_cast<size_t>(k)];
+      if (list.empty() || list.back() != static_cast<int>(a)) list.push_back(static_cast<int>(a));
+    }
+  }
+  b_.segments_by_id.resize(segments);
+  for (size_t i = 0; i < segments; ++i) b_.segments_by_id[i] = static_cast<int>(i);
+  std::sort(b_.segments_by_id.begin(), b_.segments_by_id.end(), [&](int x, int y) {
+    return b_.segments[static_cast<size_t>(x)].id < b_.segments[static_cast<size_t>(y)].id;
+  });
 }
 
 // Orders segments so that each comes after the segments it reads; a cycle is an error.

@@ -187,7 +187,7 @@ bool Simulator::feed(std::string_view line, size_t line_no, std::string& out) {
       return true;
     }
   }
-  std::vector<Decision> decisions = engine_.decide(slots, now, page);
+  std::vector<Decision> decisions = engine_.decide(slots, now, page, explain_);
   if (explain_) {
     std::vector<Value> whys;
     for (const Decision& d : decisions) whys.push_back(engine_.why(d));

@@ -115,14 +115,15 @@ struct Engine::State : RuleHost {
   std::vector<char> metric_changed, count_changed;
   bool profile_changed = false;
 
-  // Who reads what (built per bundle): an input change marks exactly its readers dirty.
-  std::vector<std::vector<int>> metric_readers, count_readers, segment_readers;
-  std::vector<std::vector<int>> flag_readers;  // by kDep* bit
-  std::vector<int> timed;                      // segments whose windows move with time
-  std::vector<int> every_ms;                   // segments that read now/since: every new time
-  int64_t next_wakeup = INT64_MIN;             // min valid_until over `timed`
-  std::vector<uint64_t> dirty;                 // by position in bundle.segment_order, 64 per word
-  std::vector<int> position;                   // segment -> its position in segment_order
+  // Incremental evaluation over bundle->graph: dirty nodes by position, 64 per word. Segments
+  // are evaluated at once; an action's eligibility rule (node segments + action) stays dirty
+  // until a decision needs it (lazy), its result cached in `eligible` meanwhile.
+  int64_t next_wakeup = INT64_MIN;  // min valid_until over the graph's timed nodes
+  std::vector<uint64_t> dirty;
+  std::vector<char> part_value;             // by split condition: 0 falsy, 1 truthy, 2 failed
+  std::vector<char> eligible;               // by action: 0 no, 1 yes, 2 the rule failed
+  std::vector<std::string> eligible_error;  // by action, when eligible == 2
+  uint64_t eligibility_evaluations = 0;
 
   // What the rules see during an evaluation.
   int64_t now = 0;
@@ -135,40 +136,37 @@ struct Engine::State : RuleHost {
     profile.metrics.assign(bundle->metrics.size(), Series());
     profile.counts.assign(bundle->event_types.size(), Series());
     profile.exposures.assign(bundle->actions.size(), Exposure());
+    const size_t nodes = bundle->graph.position.size();
+    part_value.assign(bundle->graph.part_segment.size(), 0);
     member.assign(bundle->segments.size(), 0);
-    valid_until.assign(bundle->segments.size(), 0);
+    valid_until.assign(nodes, 0);
     metric_changed.assign(bundle->metrics.size(), 0);
     count_changed.assign(bundle->event_types.size(), 0);
     evaluated = false;
-    metric_readers.assign(bundle->metrics.size(), {});
-    count_readers.assign(bundle->event_types.size(), {});
-    segment_readers.assign(bundle->segments.size(), {});
-    flag_readers.assign(32, {});
-    timed.clear();
-    every_ms.clear();
-    dirty.assign((bundle->segments.size() + 63) / 64, 0);
-    position.assign(bundle->segments.size(), 0);
-    for (size_t p = 0; p < bundle->segment_order.size(); ++p) {
-      position[static_cast<size_t>(bundle->segment_order[p])] = static_cast<int>(p);
-    }
+    dirty.assign((nodes + 63) / 64, 0);
+    eligible.assign(bundle->actions.size(), 0);
+    eligible_error.assign(bundle->actions.size(), std::string());
     next_wakeup = INT64_MIN;
     index_remote();
-    for (size_t i = 0; i < bundle->segments.size(); ++i) {
-      const SegmentDef& seg = bundle->segments[i];
-      int id = static_cast<int>(i);
-      for (int m : seg.metric_deps) metric_readers[static_cast<size_t>(m)].push_back(id);
-      for (int c : seg.count_deps) count_readers[static_cast<size_t>(c)].push_back(id);
-      for (int d : seg.segment_deps) segment_readers[static_cast<size_t>(d)].push_back(id);
-      for (uint32_t bit = 0; bit < 32; ++bit) {
-        if (seg.deps & (1u << bit)) flag_readers[bit].push_back(id);
-      }
-      if (seg.deps & kDepNow) {
-        every_ms.push_back(id);
-      } else if (!seg.metric_windows.empty()) {
-        timed.push_back(id);
-      }
-    }
   }
+
+  void mark_node(int node) {
+    size_t p = static_cast<size_t>(bundle->graph.position[static_cast<size_t>(node)]);
+    dirty[p / 64] |= uint64_t{1} << (p % 64);
+  }
+  // When a node's windows next move (INT64_MAX: never); keeps next_wakeup at most that.
+  void schedule(int node, int64_t at) {
+    const std::vector<Window>& windows = bundle->graph.windows[static_cast<size_t>(node)];
+    if (windows.empty()) return;
+    int64_t until = INT64_MAX;
+    for (const Window& w : windows) {
+      until = std::min(until, Series::next_change(at, w, bundle->retention));
+    }
+    valid_until[static_cast<size_t>(node)] = until;
+    next_wakeup = std::min(next_wakeup, until);  // may be early: a wake-up re-checks
+  }
+  // Action `a`'s eligibility as of the last evaluate(), re-evaluated if its inputs moved.
+  char eligibility(size_t a);
 
   // RuleHost.
   Value root(Root ns) override {
@@ -191,6 +189,26 @@ struct Engine::State : RuleHost {
         return Value::Number(static_cast<double>(now));
     }
     return Value();
+  }
+  const Value* root_ref(Root ns) override {
+    switch (ns) {
+      case Root::kEvent:
+        return &event;
+      case Root::kPage:
+        return &page;
+      case Root::kTraits:
+        return &profile.traits;
+      case Root::kContext:
+        return &context;
+      case Root::kProfile:
+        if (!profile_built) {
+          profile_value = profile_fields();
+          profile_built = true;
+        }
+        return &profile_value;
+      default:
+        return nullptr;
+    }
   }
   Value whole_root() override {
     std::vector<Member> segs;
@@ -312,64 +330,98 @@ void Engine::State::evaluate(int64_t at, const Value& page_override) {
   if (profile_changed) flags |= kDepProfile;
   bool time_moved = evaluated && at != last_now;
   bool backwards = evaluated && at < last_now;
-  auto mark_one = [&](int segment) {
-    size_t p = static_cast<size_t>(position[static_cast<size_t>(segment)]);
-    dirty[p / 64] |= uint64_t{1} << (p % 64);
-  };
+  const Bundle::Graph& g = bundle->graph;
   auto mark = [&](const std::vector<int>& readers) {
-    for (int r : readers) mark_one(r);
+    for (int r : readers) mark_node(r);
   };
+  const size_t segments = bundle->segments.size();
   bool woken = false;
   if (!evaluated || !incremental) {
-    for (size_t i = 0; i < bundle->segments.size(); ++i) mark_one(static_cast<int>(i));
+    for (size_t i = 0; i < g.node_at.size(); ++i) mark_node(g.node_at[i]);
     woken = true;
   } else {
     for (size_t m = 0; m < metric_changed.size(); ++m) {
-      if (metric_changed[m]) mark(metric_readers[m]);
+      if (metric_changed[m]) mark(g.metric_readers[m]);
     }
     for (size_t c = 0; c < count_changed.size(); ++c) {
-      if (count_changed[c]) mark(count_readers[c]);
+      if (count_changed[c]) mark(g.count_readers[c]);
     }
     flags |= kDepData;  // a dynamic var may read anything: always re-evaluated
     for (uint32_t bit = 0; bit < 32; ++bit) {
-      if (flags & (1u << bit)) mark(flag_readers[bit]);
+      if (flags & (1u << bit)) mark(g.flag_readers[bit]);
     }
     if (time_moved) {
-      mark(every_ms);
+      mark(g.every_ms);
       if (backwards || at >= next_wakeup) {
         woken = true;
-        for (int t : timed) {
-          if (backwards || at >= valid_until[static_cast<size_t>(t)]) mark_one(t);
+        for (int t : g.timed) {
+          if (backwards || at >= valid_until[static_cast<size_t>(t)]) {
+            mark_node(t);
+            // A dirty action is re-scheduled when a decision evaluates it.
+            if (static_cast<size_t>(t) >= segments) valid_until[static_cast<size_t>(t)] = INT64_MAX;
+          }
         }
       }
     }
   }
-  // Dirty segments in dependency order; a flip marks its readers, which come later.
-  for (size_t w = 0; w < dirty.size(); ++w) {
-    while (dirty[w] != 0) {
-      unsigned bit = static_cast<unsigned>(__builtin_ctzll(dirty[w]));
-      dirty[w] &= dirty[w] - 1;
-      size_t i = static_cast<size_t>(bundle->segment_order[w * 64 + bit]);
+  // Dirty segments and conditions in dependency order (the first g.eager positions); a change
+  // marks its readers, which come later. Dirty actions stay for eligibility().
+  const size_t actions_end = segments + bundle->actions.size();
+  for (size_t w = 0; w * 64 < g.eager; ++w) {
+    uint64_t limit =
+        g.eager - w * 64 >= 64 ? ~uint64_t{0} : (uint64_t{1} << (g.eager - w * 64)) - 1;
+    while ((dirty[w] & limit) != 0) {
+      unsigned bit = static_cast<unsigned>(__builtin_ctzll(dirty[w] & limit));
+      dirty[w] &= ~(uint64_t{1} << bit);
+      const int node = g.node_at[w * 64 + bit];
+      if (static_cast<size_t>(node) >= actions_end) {  // a condition of a split segment
+        if (!incremental) continue;
+        const size_t k = static_cast<size_t>(node) - actions_end;
+        const SegmentDef& seg = bundle->segments[static_cast<size_t>(g.part_segment[k])];
+        const size_t first = static_cast<size_t>(g.first_part[static_cast<size_t>(g.part_segment[k])]);
+        ++evaluations;
+        bool failed = false;
+        bool t = evaluate_condition(seg.parts[k - first], this, &failed);
+        char v = failed ? 2 : t ? 1 : 0;
+        if (v != part_value[k]) {
+          part_value[k] = v;
+          mark_node(g.part_segment[k]);
+        }
+        schedule(node, at);
+        continue;
+      }
+      const size_t i = static_cast<size_t>(node);
       const SegmentDef& seg = bundle->segments[i];
-      ++evaluations;
-      char in = evaluate_condition(seg.rule, this) ? 1 : 0;
+      char in;
+      if (seg.split == SegmentDef::Split::kNone || !incremental) {  // the reference: whole rule
+        ++evaluations;
+        in = evaluate_condition(seg.rule, this) ? 1 : 0;
+        schedule(node, at);
+      } else {  // the conditions' results in order, as and/or would have short-circuited
+        const size_t first = static_cast<size_t>(g.first_part[i]);
+        const bool is_and = seg.split == SegmentDef::Split::kAnd;
+        in = is_and ? 1 : 0;
+        for (size_t k = 0; k < seg.parts.size(); ++k) {
+          char v = part_value[first + k];
+          if (v == 2) {
+            in = 0;
+            break;
+          }
+          if ((v == 1) != is_and) {
+            in = is_and ? 0 : 1;
+            break;
+          }
+        }
+      }
       if (in != member[i]) {
         member[i] = in;
-        mark(segment_readers[i]);
-      }
-      if (!seg.metric_windows.empty()) {
-        int64_t until = INT64_MAX;
-        for (const Window& w2 : seg.metric_windows) {
-          until = std::min(until, Series::next_change(at, w2, bundle->retention));
-        }
-        valid_until[i] = until;
-        next_wakeup = std::min(next_wakeup, until);  // may be early: a wake-up re-checks
+        mark(g.segment_readers[i]);
       }
     }
   }
   if (woken) {
     next_wakeup = INT64_MAX;
-    for (int t : timed) next_wakeup = std::min(next_wakeup, valid_until[static_cast<size_t>(t)]);
+    for (int t : g.timed) next_wakeup = std::min(next_wakeup, valid_until[static_cast<size_t>(t)]);
   }
   evaluated = true;
   last_now = at;
@@ -380,6 +432,27 @@ void Engine::State::evaluate(int64_t at, const Value& page_override) {
   profile_changed = false;
   std::fill(metric_changed.begin(), metric_changed.end(), 0);
   std::fill(count_changed.begin(), count_changed.end(), 0);
+}
+
+char Engine::State::eligibility(size_t a) {
+  const size_t node = bundle->segments.size() + a;
+  const size_t p = static_cast<size_t>(bundle->graph.position[node]);
+  uint64_t& word = dirty[p / 64];
+  const uint64_t bit = uint64_t{1} << (p % 64);
+  if (word & bit) {
+    word &= ~bit;
+    ++eligibility_evaluations;
+    Result<Value> r = pz::evaluate(bundle->actions[a].eligible, Value(), this);
+    if (!r.ok()) {
+      eligible[a] = 2;
+      eligible_error[a] = r.status().message();
+    } else {
+      eligible[a] = truthy(r.value()) ? 1 : 0;
+      eligible_error[a].clear();
+    }
+    schedule(static_cast<int>(node), now);
+  }
+  return eligible[a];
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -541,10 +614,9 @@ const std::vector<char>& Engine::memberships() const { return s_->member; }
 
 std::vector<std::string> Engine::segments() const {
   std::vector<std::string> out;
-  for (size_t i = 0; i < s_->member.size(); ++i) {
-    if (s_->member[i]) out.push_back(s_->bundle->segments[i].id);
+  for (int i : s_->bundle->segments_by_id) {
+    if (s_->member[static_cast<size_t>(i)]) out.push_back(s_->bundle->segments[static_cast<size_t>(i)].id);
   }
-  std::sort(out.begin(), out.end());
   return out;
 }
 
@@ -619,16 +691,19 @@ void Engine::State::capped(const ActionDef& a, const Exposure& e, int64_t at, Ca
 }
 
 std::vector<Decision> Engine::decide(const std::vector<std::string>& slots, int64_t now,
-                                     const Value& page) {
+                                     const Value& page, bool explain) {
   using R = CandidateTrace::Removed;
   State& s = *s_;
   now = clamp_time(now);
   s.evaluate(now, page);
   std::vector<Decision> out;
+  out.reserve(slots.size());
   std::vector<char> used(s.has_bundle ? s.bundle->actions.size() : 0, 0);
-  std::vector<const std::string*> used_groups;
+  std::vector<char> used_groups(s.has_bundle ? s.bundle->group_names.size() : 0, 0);
   bool holdout = s.has_bundle && s.bundle->holdout.percent > 0 &&
                  bucket_of(s.bundle->holdout.salt, s.profile_id()) < s.bundle->holdout.percent;
+  static const std::vector<int> kNoActions;
+  CandidateTrace scratch;
   for (const std::string& slot : slots) {
     Decision d;
     d.slot = slot;
@@ -638,19 +713,27 @@ std::vector<Decision> Engine::decide(const std::vector<std::string>& slots, int6
     trace.holdout = holdout;
     int first_ineligible = -1;
     double best = 0, second = 0;
+    int k = s.has_bundle ? s.bundle->slot_index(slot) : -1;
+    const std::vector<int>& candidates =
+        k >= 0 ? s.bundle->slot_actions[static_cast<size_t>(k)] : kNoActions;
+    if (explain) trace.candidates.reserve(candidates.size());
     DetRandom random(thompson_seed(s.profile_id(), now, slot));
-    for (size_t i = 0; s.has_bundle && i < s.bundle->actions.size(); ++i) {
+    for (int index : candidates) {
+      const size_t i = static_cast<size_t>(index);
       const ActionDef& a = s.bundle->actions[i];
-      if (std::find(a.slots.begin(), a.slots.end(), slot) == a.slots.end()) continue;
-      trace.candidates.emplace_back();
-      CandidateTrace& c = trace.candidates.back();
-      c.action = static_cast<int>(i);
+      CandidateTrace* cp = &scratch;
+      if (explain) {
+        cp = &trace.candidates.emplace_back();
+      } else {  // the fields decide reads (the error string is never set without explain)
+        scratch.removed = R::kNo;
+        scratch.eligible_checked = scratch.eligible = scratch.scored = false;
+        scratch.have = scratch.limit = 0;
+      }
+      CandidateTrace& c = *cp;
+      c.action = index;
       if (used[i]) {
         c.removed = R::kAlreadyChosen;
-      } else if (!a.group.empty() &&
-                 std::find_if(used_groups.begin(), used_groups.end(), [&](const std::string* g) {
-                   return *g == a.group;
-                 }) != used_groups.end()) {
+      } else if (a.group_index >= 0 && used_groups[static_cast<size_t>(a.group_index)]) {
         c.removed = R::kGroupTaken;
       } else if (a.experiment >= 0) {
         int variant = s.variant_of(a.experiment);
@@ -661,18 +744,19 @@ std::vector<Decision> Engine::decide(const std::vector<std::string>& slots, int6
       }
       if (c.removed == R::kNo && a.has_eligible) {
         c.eligible_checked = true;
-        Result<Value> r = pz::evaluate(a.eligible, Value(), &s);
-        c.eligible = r.ok() && truthy(r.value());
-        if (!r.ok()) {
+        char e = s.eligibility(i);
+        c.eligible = e == 1;
+        if (e == 2) {
           c.removed = R::kRuleFailed;
-          c.error = r.status().message();
-        } else if (!c.eligible) {
+          if (explain) c.error = s.eligible_error[i];
+        } else if (e == 0) {
           c.removed = R::kNotEligible;
-          if (first_ineligible < 0) first_ineligible = static_cast<int>(i);
+          if (first_ineligible < 0) first_ineligible = index;
         }
       }
+      if (c.removed != R::kNo) continue;
       Exposure e = s.exposure(i, now);
-      if (c.removed == R::kNo) s.capped(a, e, now, c);
+      s.capped(a, e, now, c);
       if (c.removed != R::kNo) continue;
       double propensity = a.propensity.constant;
       if (a.propensity.kind == Propensity::Kind::kLogistic) {
@@ -705,16 +789,16 @@ std::vector<Decision> Engine::decide(const std::vector<std::string>& slots, int6
       } else if (trace.winner < 0 || c.score > best) {
         trace.runner_up = trace.winner;
         second = best;
-        trace.winner = static_cast<int>(i);
+        trace.winner = index;
         best = c.score;
       } else if (trace.runner_up < 0 || c.score > second) {
-        trace.runner_up = static_cast<int>(i);
+        trace.runner_up = index;
         second = c.score;
       }
     }
     if (trace.runner_up < 0) trace.runner_up = first_ineligible;
     // The rules that passed or failed, for the winner and the runner-up.
-    auto explain = [&](int pick, std::vector<Value>& rules) {
+    auto explain_rules = [&](int pick, std::vector<Value>& rules) {
       if (pick < 0) return;
       const ActionDef& a = s.bundle->actions[static_cast<size_t>(pick)];
       if (!a.has_eligible) return;
@@ -728,8 +812,10 @@ std::vector<Decision> Engine::decide(const std::vector<std::string>& slots, int6
         for (const auto& part : a.eligible_parts) rules.push_back(result(part.second));
       }
     };
-    explain(trace.winner, trace.winner_rules);
-    explain(trace.runner_up, trace.runner_up_rules);
+    if (explain) {
+      explain_rules(trace.winner, trace.winner_rules);
+      explain_rules(trace.runner_up, trace.runner_up_rules);
+    }
     if (trace.winner >= 0) {
       const ActionDef& a = s.bundle->actions[static_cast<size_t>(trace.winner)];
       if (!holdout) {
@@ -737,7 +823,7 @@ std::vector<Decision> Engine::decide(const std::vector<std::string>& slots, int6
         d.content = a.content;
       }
       used[static_cast<size_t>(trace.winner)] = 1;
-      if (!a.group.empty()) used_groups.push_back(&a.group);
+      if (a.group_index >= 0) used_groups[static_cast<size_t>(a.group_index)] = 1;
     }
     out.push_back(std::move(d));
   }
@@ -1199,7 +1285,11 @@ Status Engine::merge_state(std::string_view json, int64_t now) {
 }
 
 const Profile& Engine::profile() const { return s_->profile; }
-void Engine::set_incremental(bool on) { s_->incremental = on; }
+void Engine::set_incremental(bool on) {
+  if (on != s_->incremental) s_->evaluated = false;  // the conditions' caches start afresh
+  s_->incremental = on;
+}
 uint64_t Engine::segment_evaluations() const { return s_->evaluations; }
+uint64_t Engine::eligibility_evaluations() const { return s_->eligibility_evaluations; }
 
 }  // namespace pz

@@ -81,6 +81,22 @@ Program::Program(Program&&) noexcept = default;
 Program& Program::operator=(Program&&) noexcept = default;
 
 size_t Program::node_count() const { return nodes_.size(); }
+bool Program::loop_free() const {
+  for (const Node& n : nodes_) {
+    switch (n.op) {
+      case Op::kMap:
+      case Op::kFilter:
+      case Op::kReduce:
+      case Op::kAll:
+      case Op::kNone:
+      case Op::kSome:
+        return false;
+      default:
+        break;
+    }
+  }
+  return true;
+}
 bool Program::is_constant() const { return !nodes_.empty() && nodes_[root_].op == Op::kConst; }
 
 using Op = Program::Op;
@@ -434,6 +450,11 @@ class RuleEvaluator {
   // truthy(eval(index, data)) without building Values for and/or/!/comparisons of windows.
   bool test(uint32_t index, const Value* data);
   bool compare_window(const Node& n);
+  // The value of node `index` without copying it where it already exists (a constant, a root
+  // var path through objects); otherwise evaluated into `tmp`. Counts steps like eval().
+  const Value* peek(uint32_t index, const Value* data, Value& tmp);
+  // test() of a binary comparison, `in`, starts_with or ends_with (n.count == 2) over peek().
+  bool test_binary(const Node& n, const Value* data);
 
   bool failed() const { return failed_; }
   std::string& error() { return error_; }
@@ -617,9 +638,119 @@ bool RuleEvaluator::test(uint32_t index, const Value* data) {
         return false;
       }
       return host_ != nullptr && host_->in_segment(p_.refs_[static_cast<size_t>(n.aux)].slot);
+    case Op::kEq:
+    case Op::kNe:
+    case Op::kStrictEq:
+    case Op::kStrictNe:
+    case Op::kLt:
+    case Op::kLe:
+    case Op::kGt:
+    case Op::kGe:
+    case Op::kIn:
+    case Op::kStartsWith:
+    case Op::kEndsWith:
+      if (n.count == 2) {
+        if (++steps_ > kMaxSteps) {
+          fail("rule evaluation exceeded 1000000 steps");
+          return false;
+        }
+        return test_binary(n, data);
+      }
+      [[fallthrough]];
     default: {
       Value v = eval(index, data);
       return !failed_ && (v.is_bool() ? v.as_bool() : truthy(v));
+    }
+  }
+}
+
+const Value* RuleEvaluator::peek(uint32_t index, const Value* data, Value& tmp) {
+  const Node& n = p_.nodes_[index];
+  if (n.op == Op::kConst) {
+    if (++steps_ > kMaxSteps) {
+      fail("rule evaluation exceeded 1000000 steps");
+      return &tmp;
+    }
+    return &n.constant;
+  }
+  if (n.op == Op::kRootVar && n.count == 0 && host_ != nullptr) {
+    // As eval_node's kRootVar (no default: a missing value is null), through objects only.
+    const Value* base = host_->root_ref(static_cast<RuleHost::Root>(n.ns));
+    const std::vector<std::string>& parts = p_.paths_[static_cast<size_t>(n.aux)];
+    bool plain = base != nullptr;
+    for (size_t i = 1; plain && i < parts.size(); ++i) {
+      if (base->is_nullish()) break;
+      if (!base->is_object()) {
+        plain = false;  // a string or array member (length, an index): the general path
+        break;
+      }
+      base = base->find(parts[i]);
+      if (base == nullptr) break;
+    }
+    if (plain) {
+      if (++steps_ > kMaxSteps) {
+        fail("rule evaluation exceeded 1000000 steps");
+        return &tmp;
+      }
+      static const Value kNull = Value::Null();
+      return base == nullptr || base->is_undefined() || base->is_nullish() ? &kNull : base;
+    }
+  }
+  tmp = eval(index, data);
+  return &tmp;
+}
+
+bool RuleEvaluator::test_binary(const Node& n, const Value* data) {
+  Value ta, tb;
+  const Value* pa = peek(kid(n, 0), data, ta);
+  if (failed_) return false;
+  const Value* pb = peek(kid(n, 1), data, tb);
+  if (failed_) return false;
+  const Value& a = *pa;
+  const Value& b = *pb;
+  switch (n.op) {
+    case Op::kEq:
+      return loose_equal(a, b);
+    case Op::kNe:
+      return !loose_equal(a, b);
+    case Op::kStrictEq:
+      return strict_equal(a, b);
+    case Op::kStrictNe:
+      return !strict_equal(a, b);
+    case Op::kLt:
+      return js_lt(a, b);
+    case Op::kLe:
+      return js_le(a, b);
+    case Op::kGt:
+      return js_gt(a, b);
+    case Op::kGe:
+      return js_ge(a, b);
+    case Op::kIn: {
+      if (!js_truthy(b)) return false;
+      if (b.is_string()) {
+        if (a.is_string()) return js_includes(b.as_string(), a.as_string());
+        return js_includes(b.as_string(), to_string(a));
+      }
+      if (b.is_array()) {
+        for (const Value& item : b.as_array()) {
+          if (strict_equal(item, a)) return true;
+        }
+      }
+      if (b.is_object()) {
+        const Value* own = b.find("indexOf");
+        if (own != nullptr && !own->is_undefined()) {
+          fail("TypeError: b.indexOf is not a function");
+        }
+      }
+      return false;
+    }
+    default: {  // starts_with, ends_with
+      if (!a.is_string() || !b.is_string()) return false;
+      std::string_view s = a.as_string(), affix = b.as_string();
+      return affix.size() <= s.size() &&
+             (n.op == Op::kStartsWith
+                  ? s.compare(0, affix.size(), affix) == 0
+                  : s.compare(s.size() - affix.size(), affix.size(), affix) == 0);
     }
   }
 }
@@ -966,10 +1097,11 @@ Value RuleEvaluator::eval_node(const Node& n, const Value* data) {
   }
 }
 
-bool evaluate_condition(const Program& program, RuleHost* host) {
+bool evaluate_condition(const Program& program, RuleHost* host, bool* failed) {
   static const Value kNoData;
   RuleEvaluator ev(program, host);
   bool t = ev.test(program.root_, &kNoData);
+  if (failed != nullptr) *failed = ev.failed();
   return !ev.failed() && t;
 }
 

@@ -774,7 +774,7 @@ void Api::decide(const CallPtr& call) {
     if (!st.ok()) return call->fail(400, "context: " + st.message());
   }
   engine.evaluate(at, page);
-  std::vector<Decision> decisions = engine.decide(slots, at, page);
+  std::vector<Decision> decisions = engine.decide(slots, at, page, with_why);
   Array out;
   for (Decision& d : decisions) {
     std::vector<Member> m;

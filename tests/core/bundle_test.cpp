@@ -43,6 +43,44 @@ TEST(Bundle, DemoBundleIsValid) {
   EXPECT_EQ(types, (V{"add_to_cart", "page_view", "purchase"}));
 }
 
+// The incremental graph: a top-level and/or without loops is split into conditions, each placed
+// before its segment and after the segments it reads; the actions come last; each input's
+// readers are the nodes that read it; slots list their actions; ids sort.
+TEST(Bundle, GraphSplitsConditionsAndOrdersNodes) {
+  Bundle b;
+  std::vector<BundleError> errors;
+  ASSERT_TRUE(compile_bundle(R"({"version":"1","metrics":[{"id":"m","event":"view"}],
+    "segments":[
+      {"id":"z_top","rule":{"or":[{"in_segment":["a_base"]},{">":[{"metric":["m","1h"]},2]}]}},
+      {"id":"a_base","rule":{">=":[{"count":["buy","7d"]},1]}},
+      {"id":"loop","rule":{"and":[{"some":[[1],{"var":""}]},true]}}],
+    "actions":[{"id":"x","slots":["hero","side"],"eligible":{"in_segment":["z_top"]},"content":1},
+               {"id":"y","slots":["side"],"content":2}],
+    "defaults":{"hero":{"content":0},"side":{"content":0}}})",
+                             b, errors))
+      << format_errors(errors);
+  const Bundle::Graph& g = b.graph;
+  EXPECT_EQ(b.segments[0].split, SegmentDef::Split::kOr);
+  EXPECT_EQ(b.segments[1].split, SegmentDef::Split::kNone);  // not an and/or
+  EXPECT_EQ(b.segments[2].split, SegmentDef::Split::kNone);  // loops: kept whole
+  ASSERT_EQ(g.part_segment, (std::vector<int>{0, 0}));
+  const int actions = 2, segments = 3;
+  const int part0 = segments + actions, part1 = part0 + 1, action_x = segments;
+  auto pos = [&](int node) { return g.position[static_cast<size_t>(node)]; };
+  EXPECT_LT(pos(1), pos(part0));  // a_base before the condition that reads it
+  EXPECT_LT(pos(part0), pos(0));
+  EXPECT_LT(pos(part1), pos(0));
+  EXPECT_EQ(g.eager, 5u);  // 3 segments + 2 conditions, then the actions
+  EXPECT_GE(pos(action_x), 5);
+  EXPECT_EQ(g.segment_readers[1], (std::vector<int>{part0}));
+  EXPECT_EQ(g.segment_readers[0], (std::vector<int>{action_x}));
+  EXPECT_EQ(g.metric_readers[0], (std::vector<int>{part1}));
+  EXPECT_EQ(g.timed, (std::vector<int>{part1, 1}));  // by segment, conditions first
+  EXPECT_EQ(b.slot_names, (V{"hero", "side"}));
+  EXPECT_EQ(b.slot_actions, (std::vector<std::vector<int>>{{0}, {0, 1}}));
+  EXPECT_EQ(b.segments_by_id, (std::vector<int>{1, 2, 0}));
+}
+
 TEST(Bundle, DocumentErrors) {
   EXPECT_EQ(Errors("[1]"), V{": must be an object, got array"});
   V truncated = Errors(R"({"version":"1",)");

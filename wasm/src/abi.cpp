@@ -265,7 +265,7 @@ int32_t engine_op(Handle& h, int32_t op, std::string_view in, double num) {
       }
       const pz::Value* why = v.find("why");
       const bool with_why = why != nullptr && pz::truthy(*why);
-      std::vector<pz::Decision> decisions = e.decide(slots, now, page);
+      std::vector<pz::Decision> decisions = e.decide(slots, now, page, with_why);
       pz::Array out;
       out.reserve(decisions.size());
       for (pz::Decision& d : decisions) {

@@ -29,9 +29,25 @@ struct MetricDef {
   std::vector<std::string> sum_path;  // inside the event, e.g. {"props", "value"}
 };
 
+// What a compiled rule reads, resolved to bundle indices (for incremental re-evaluation).
+struct RuleInputs {
+  uint32_t deps = 0;                   // kDep* flags
+  std::vector<int> metrics;            // metric indices read
+  std::vector<int> counts;             // counted event-type indices read
+  std::vector<int> segments;           // segments read
+  std::vector<Window> windows;         // windows over metrics/counts (time dependence)
+};
+
 struct SegmentDef {
   std::string id;
   Program rule;
+  // A top-level and/or of two or more conditions without loops is also kept split: each
+  // condition is a node of its own in the incremental graph, re-evaluated only when what it
+  // reads changes, and the segment combines the conditions' cached results in order (the same
+  // answer as the whole rule: and/or short-circuit, an error makes the rule false).
+  enum class Split : unsigned char { kNone, kAnd, kOr } split = Split::kNone;
+  std::vector<Program> parts;
+  std::vector<RuleInputs> part_inputs;
   uint32_t deps = 0;                   // kDep* flags
   std::vector<int> metric_deps;        // metric indices read
   std::vector<int> count_deps;         // counted event-type indices read
@@ -74,6 +90,7 @@ struct ActionDef {
   std::vector<std::string> slots;
   bool has_eligible = false;
   Program eligible;
+  RuleInputs eligible_inputs;  // what `eligible` reads (its cached result is re-evaluated then)
   std::string eligible_text;  // the rule as JSON, for explanations
   // For explanations: when `eligible` is an and/or, each of its conditions on its own.
   std::string eligible_op;  // "and", "or" or ""
@@ -86,6 +103,7 @@ struct ActionDef {
   Program context_rule;
   Caps caps;
   std::string group;    // mutual exclusion: one action of a group per decision ("" none)
+  int group_index = -1;  // index into Bundle::group_names (-1: no group)
   int experiment = -1;  // shown only to this variant of this experiment
   int variant = -1;
   Value content;
@@ -115,11 +133,38 @@ struct Bundle {
   std::vector<SlotDefault> defaults;
   std::vector<std::string> event_types;  // counted by count/since, by index
 
+  // The incremental evaluation graph, built once per bundle and shared by every engine that
+  // loads it. Nodes: segment i is node i, the eligibility rule of action a is node
+  // segments.size() + a, condition k of the split segments (in segment order) is node
+  // segments.size() + actions.size() + k. A change of an input marks exactly the nodes that read
+  // it. Positions: per segment in dependency order its conditions then itself (the first
+  // `eager` positions, evaluated at once), then the actions (evaluated when a decision needs them).
+  struct Graph {
+    size_t eager = 0;
+    std::vector<int> part_segment;  // condition k -> its segment
+    std::vector<int> first_part;    // segment -> its first condition k (-1: not split)
+    std::vector<std::vector<int>> metric_readers, count_readers, segment_readers;
+    std::vector<std::vector<int>> flag_readers;  // by kDep* bit (32)
+    std::vector<int> timed;     // nodes whose windows move with time
+    std::vector<int> every_ms;  // nodes that read now/since: every new time
+    std::vector<int> position;  // node -> position: segments in dependency order, then actions
+    std::vector<int> node_at;   // position -> node
+    std::vector<std::vector<Window>> windows;  // node -> its windows
+  } graph;
+  std::vector<std::string> group_names;  // the actions' groups, first use first
+  // Slots named by actions, and per slot its actions in bundle order.
+  std::vector<std::string> slot_names;
+  std::vector<std::vector<int>> slot_actions;
+  // Segment indices sorted by id (Engine::segments lists ids in this order).
+  std::vector<int> segments_by_id;
+
   int metric_index(std::string_view id) const;
   int segment_index(std::string_view id) const;
   int event_type_index(std::string_view type) const;
   const SlotDefault* slot_default(std::string_view slot) const;
   int action_index(std::string_view id) const;
+  // Index into slot_names/slot_actions, or -1 for a slot no action fills.
+  int slot_index(std::string_view slot) const;
 };
 
 // Parses and compiles a bundle. On failure `errors` holds every problem found and `out` is

@@ -122,8 +122,12 @@ class Engine {
   // highest priority = propensity x context_weight x value x lever (> 0; ties by bundle order),
   // never one action twice nor two of one group; otherwise the slot's default. A visitor in
   // the holdout gets the defaults (why.would_show says what they would have seen).
+  // `explain` false skips what only why() reads (the candidates' traces and the rules of the
+  // winner and runner-up): the same decisions, cheaper; why() then shows no candidates.
+  // Eligibility rules are cached between decisions and re-evaluated only when what they read
+  // changed (the same dependency tracking as segments).
   std::vector<Decision> decide(const std::vector<std::string>& slots, int64_t now,
-                               const Value& page = Value());
+                               const Value& page = Value(), bool explain = true);
 
   // Why a decision came out as it did: {"slot", "action", "holdout", "would_show"?,
   // "runner_up", "candidates": [{"action", "eligible"?, "removed"?, "score"?, "propensity"?,
@@ -170,6 +174,8 @@ class Engine {
   void set_incremental(bool on);
   // Number of segment rule evaluations so far (for tests and benchmarks).
   uint64_t segment_evaluations() const;
+  // Number of action eligibility rule evaluations so far (for tests and benchmarks).
+  uint64_t eligibility_evaluations() const;
 
  private:
   struct State;

@@ -66,6 +66,9 @@ class RuleHost {
   enum class Root : unsigned char { kEvent, kPage, kTraits, kContext, kProfile, kNow };
   virtual ~RuleHost() = default;
   virtual Value root(Root ns) = 0;  // the namespace object (kNow: the number)
+  // The same without a copy, when the host keeps it (valid during the evaluation); nullptr:
+  // use root().
+  virtual const Value* root_ref(Root ns) { return nullptr; }
   virtual Value whole_root() = 0;   // {event, page, traits, segments, context, profile, now}
   virtual double count(int event_type, const Window& window) = 0;
   virtual double metric(int metric, const Window& window) = 0;
@@ -88,6 +91,9 @@ class Program {
   const std::vector<RuleRef>& refs() const { return refs_; }
   uint32_t deps() const { return deps_; }
   size_t node_count() const;
+  // True when no operator loops (map, filter, reduce, all, none, some): every node is evaluated
+  // at most once per evaluation.
+  bool loop_free() const;
   // True when the whole rule folded to a constant.
   bool is_constant() const;
 
@@ -97,7 +103,7 @@ class Program {
   friend bool compile_rule(const Value&, const struct CompileOptions&, Program&,
                            std::vector<struct CompileError>&);
   friend Result<Value> evaluate(const Program&, const Value&, class RuleHost*);
-  friend bool evaluate_condition(const Program&, class RuleHost*);
+  friend bool evaluate_condition(const Program&, class RuleHost*, bool*);
   std::vector<Node> nodes_;
   std::vector<uint32_t> kids_;
   std::vector<std::vector<std::string>> paths_;
@@ -117,8 +123,9 @@ bool compile_rule(const Value& rule, const CompileOptions& options, Program& out
 // throw) come back as kEvalError.
 Result<Value> evaluate(const Program& program, const Value& data, RuleHost* host);
 
-// A bundle rule as a condition: truthy result -> true; an evaluation error -> false.
-bool evaluate_condition(const Program& program, RuleHost* host);
+// A bundle rule as a condition: truthy result -> true; an evaluation error -> false (and
+// *failed = true when given).
+bool evaluate_condition(const Program& program, RuleHost* host, bool* failed = nullptr);
 
 // JavaScript's Number(value) (ToNumber).
 double to_number_js(const Value& value);
