@@ -68,7 +68,7 @@ class RuleHost {
   virtual Value root(Root ns) = 0;  // the namespace object (kNow: the number)
   // The same without a copy, when the host keeps it (valid during the evaluation); nullptr:
   // use root().
-  virtual const Value* root_ref(Root ns) { return nullptr; }
+  virtual const Value* root_ref(Root) { return nullptr; }
   virtual Value whole_root() = 0;   // {event, page, traits, segments, context, profile, now}
   virtual double count(int event_type, const Window& window) = 0;
   virtual double metric(int metric, const Window& window) = 0;
