@@ -85,9 +85,11 @@ export class Core {
   /** Writes a and b (strings or bytes) into the module, runs pz_call, returns [rc, bytes]. */
   callRaw(handle, op, a = '', b = '', num = 0) {
     const x = this.x;
-    const ab = typeof a === 'string' ? encoder.encode(a) : a;
-    const bb = typeof b === 'string' ? encoder.encode(b) : b;
-    const need = ab.length + bb.length;
+    // Strings are encoded straight into the module's memory (encodeInto): no copy in between.
+    // A UTF-16 code unit takes at most 3 bytes of UTF-8.
+    const aMax = typeof a === 'string' ? a.length * 3 : a.length;
+    const bMax = typeof b === 'string' ? b.length * 3 : b.length;
+    const need = aMax + bMax;
     if (need > this.scratchSize) {
       if (this.scratch) x.pz_free(this.scratch);
       const size = Math.max(need, 4096, this.scratchSize * 2);
@@ -98,11 +100,17 @@ export class Core {
       }
       this.scratchSize = size;
     }
-    const mem = new Uint8Array(x.memory.buffer);
-    mem.set(ab, this.scratch);
-    mem.set(bb, this.scratch + ab.length);
-    const rc = x.pz_call(handle, op, this.scratch, ab.length, this.scratch + ab.length, bb.length,
-      num);
+    const put = (v, at, max) => {
+      if (typeof v === 'string') {
+        if (v.length === 0) return 0;
+        return encoder.encodeInto(v, new Uint8Array(x.memory.buffer, at, max)).written;
+      }
+      new Uint8Array(x.memory.buffer).set(v, at);
+      return v.length;
+    };
+    const aLen = put(a, this.scratch, aMax);
+    const bLen = put(b, this.scratch + aLen, bMax);
+    const rc = x.pz_call(handle, op, this.scratch, aLen, this.scratch + aLen, bLen, num);
     const out = new Uint8Array(x.memory.buffer, x.pz_result_ptr(), x.pz_result_len());
     return [rc, out];
   }
