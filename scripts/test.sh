@@ -47,6 +47,9 @@ PZ_BIN="$PWD/js/bin/pz-wasm" node --test tests/js/jsonlogic_diff.test.mjs tests/
 echo "== wasm in node vs native, same inputs (measured and printed, never asserted)"
 node bench/wasm_bench.mjs --events 20000
 
+echo "== rules vs peers on the same data (printed; fails if a peer's memberships differ from ours)"
+node bench/rules_bench.mjs --quick
+
 echo "== pz-server under load on loopback (measured and printed; fails only on errors)"
 node bench/server_bench.mjs --duration 2
 
