@@ -192,7 +192,8 @@ int main(int argc, char** argv) {
     (void)e2.ingest(l);
     // At the event's own time (a page decides right after its event), without the why traces
     // (what the wasm DECIDE op does unless asked for why).
-    shown += e2.decide(three, times[static_cast<size_t>(i) % times.size()], pz::Value(), false).size();
+    shown +=
+        e2.decide(three, times[static_cast<size_t>(i) % times.size()], pz::Value(), false).size();
   }
   double event_decide_ns =
       std::chrono::duration<double, std::nano>(Clock::now() - t0).count() / pairs;
@@ -250,7 +251,8 @@ int main(int argc, char** argv) {
   std::printf("bundle: %d segments x 4 conditions, 20 metrics; load+compile %.1f us\n", kSegments,
               load_us);
   std::printf(
-      "ingest one event + incremental re-evaluation: %8.1f ns/event  (%.1f segment rules or conditions evaluated "
+      "ingest one event + incremental re-evaluation: %8.1f ns/event  (%.1f segment rules or "
+      "conditions evaluated "
       "per event)\n",
       ingest_ns, evals_per_event);
   std::printf(

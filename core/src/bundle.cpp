@@ -335,8 +335,7 @@ void Compiler::segments(const Value* v) {
                                 : nullptr;
         const std::string* op = list != nullptr ? &rule->as_object()[0].first : nullptr;
         if (errors_.size() == errors_before && list != nullptr && list->is_array() &&
-            list->as_array().size() >= 2 && (*op == "and" || *op == "or") &&
-            def.rule.loop_free()) {
+            list->as_array().size() >= 2 && (*op == "and" || *op == "or") && def.rule.loop_free()) {
           def.split = *op == "and" ? SegmentDef::Split::kAnd : SegmentDef::Split::kOr;
           for (const Value& part : list->as_array()) {
             def.parts.emplace_back();

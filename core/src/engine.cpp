@@ -378,7 +378,8 @@ void Engine::State::evaluate(int64_t at, const Value& page_override) {
         if (!incremental) continue;
         const size_t k = static_cast<size_t>(node) - actions_end;
         const SegmentDef& seg = bundle->segments[static_cast<size_t>(g.part_segment[k])];
-        const size_t first = static_cast<size_t>(g.first_part[static_cast<size_t>(g.part_segment[k])]);
+        const size_t first =
+            static_cast<size_t>(g.first_part[static_cast<size_t>(g.part_segment[k])]);
         ++evaluations;
         bool failed = false;
         bool t = evaluate_condition(seg.parts[k - first], this, &failed);
@@ -615,7 +616,8 @@ const std::vector<char>& Engine::memberships() const { return s_->member; }
 std::vector<std::string> Engine::segments() const {
   std::vector<std::string> out;
   for (int i : s_->bundle->segments_by_id) {
-    if (s_->member[static_cast<size_t>(i)]) out.push_back(s_->bundle->segments[static_cast<size_t>(i)].id);
+    if (s_->member[static_cast<size_t>(i)])
+      out.push_back(s_->bundle->segments[static_cast<size_t>(i)].id);
   }
   return out;
 }

@@ -166,8 +166,8 @@ TEST(Engine, RandomStreamsDecideVariously) {
     if (v.find("decide") != nullptr) {
       if (const Value* c = v.find("context")) ASSERT_TRUE(e.set_context(*c).ok());
       const Value* page = v.find("page");
-      for (const Decision& d :
-           e.decide({"hero"}, static_cast<int64_t>(v.find("t")->as_number()), page ? *page : Value())) {
+      for (const Decision& d : e.decide({"hero"}, static_cast<int64_t>(v.find("t")->as_number()),
+                                        page ? *page : Value())) {
         actions.insert(d.action);
         for (const CandidateTrace& c : d.trace.candidates) {
           failed += c.removed == CandidateTrace::Removed::kRuleFailed;
@@ -192,7 +192,8 @@ TEST(Engine, EligibilityIsCachedUntilItsInputsChange) {
   JsonParser parser;
   ASSERT_TRUE(e.set_context(parser.parse(R"({"device":"desktop"})").value()).ok());
   const int64_t t = kT0 + 1000;
-  ASSERT_TRUE(e.ingest(R"({"t":)" + std::to_string(t) + R"(,"type":"view","page":{"path":"/x"}})").ok());
+  ASSERT_TRUE(
+      e.ingest(R"({"t":)" + std::to_string(t) + R"(,"type":"view","page":{"path":"/x"}})").ok());
   std::vector<Decision> first = e.decide({"hero"}, t);
   uint64_t after_first = e.eligibility_evaluations();
   EXPECT_GT(after_first, 0u);
@@ -205,7 +206,8 @@ TEST(Engine, EligibilityIsCachedUntilItsInputsChange) {
   EXPECT_EQ(e.eligibility_evaluations(), after_first + 1);
   EXPECT_EQ(mobile[0].action, "a_mobile");
   // A purchase: a_recent reads since(buy), so it moves with every ms from now on.
-  ASSERT_TRUE(e.ingest(R"({"t":)" + std::to_string(t + 10) + R"(,"type":"buy","props":{"v":1}})").ok());
+  ASSERT_TRUE(
+      e.ingest(R"({"t":)" + std::to_string(t + 10) + R"(,"type":"buy","props":{"v":1}})").ok());
   EXPECT_EQ(e.decide({"hero"}, t + 10)[0].action, "a_recent");
   EXPECT_EQ(e.decide({"hero"}, t + 10 + 120000)[0].action, "a_mobile");  // 2 min later: not recent
   // explain=false: the same decision, without the candidates' traces.

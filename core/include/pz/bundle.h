@@ -31,11 +31,11 @@ struct MetricDef {
 
 // What a compiled rule reads, resolved to bundle indices (for incremental re-evaluation).
 struct RuleInputs {
-  uint32_t deps = 0;                   // kDep* flags
-  std::vector<int> metrics;            // metric indices read
-  std::vector<int> counts;             // counted event-type indices read
-  std::vector<int> segments;           // segments read
-  std::vector<Window> windows;         // windows over metrics/counts (time dependence)
+  uint32_t deps = 0;            // kDep* flags
+  std::vector<int> metrics;     // metric indices read
+  std::vector<int> counts;      // counted event-type indices read
+  std::vector<int> segments;    // segments read
+  std::vector<Window> windows;  // windows over metrics/counts (time dependence)
 };
 
 struct SegmentDef {
@@ -91,7 +91,7 @@ struct ActionDef {
   bool has_eligible = false;
   Program eligible;
   RuleInputs eligible_inputs;  // what `eligible` reads (its cached result is re-evaluated then)
-  std::string eligible_text;  // the rule as JSON, for explanations
+  std::string eligible_text;   // the rule as JSON, for explanations
   // For explanations: when `eligible` is an and/or, each of its conditions on its own.
   std::string eligible_op;  // "and", "or" or ""
   std::vector<std::pair<std::string, Program>> eligible_parts;
@@ -102,9 +102,9 @@ struct ActionDef {
   bool has_context_rule = false;  // context_weight given as a rule returning a number
   Program context_rule;
   Caps caps;
-  std::string group;    // mutual exclusion: one action of a group per decision ("" none)
+  std::string group;     // mutual exclusion: one action of a group per decision ("" none)
   int group_index = -1;  // index into Bundle::group_names (-1: no group)
-  int experiment = -1;  // shown only to this variant of this experiment
+  int experiment = -1;   // shown only to this variant of this experiment
   int variant = -1;
   Value content;
 };
@@ -145,8 +145,8 @@ struct Bundle {
     std::vector<int> first_part;    // segment -> its first condition k (-1: not split)
     std::vector<std::vector<int>> metric_readers, count_readers, segment_readers;
     std::vector<std::vector<int>> flag_readers;  // by kDep* bit (32)
-    std::vector<int> timed;     // nodes whose windows move with time
-    std::vector<int> every_ms;  // nodes that read now/since: every new time
+    std::vector<int> timed;                      // nodes whose windows move with time
+    std::vector<int> every_ms;                   // nodes that read now/since: every new time
     std::vector<int> position;  // node -> position: segments in dependency order, then actions
     std::vector<int> node_at;   // position -> node
     std::vector<std::vector<Window>> windows;  // node -> its windows

@@ -69,7 +69,7 @@ class RuleHost {
   // The same without a copy, when the host keeps it (valid during the evaluation); nullptr:
   // use root().
   virtual const Value* root_ref(Root) { return nullptr; }
-  virtual Value whole_root() = 0;   // {event, page, traits, segments, context, profile, now}
+  virtual Value whole_root() = 0;  // {event, page, traits, segments, context, profile, now}
   virtual double count(int event_type, const Window& window) = 0;
   virtual double metric(int metric, const Window& window) = 0;
   virtual Value since(int slot, bool is_metric) = 0;  // ms since last, or null
