@@ -455,6 +455,11 @@ class RuleEvaluator {
   const Value* peek(uint32_t index, const Value* data, Value& tmp);
   // test() of a binary comparison, `in`, starts_with or ends_with (n.count == 2) over peek().
   bool test_binary(const Node& n, const Value* data);
+  // JsonLogic's `in` (b.indexOf(a) !== -1, or String#includes); an own indexOf member of an
+  // object throws as in JavaScript.
+  bool js_in(const Value& a, const Value& b);
+  // starts_with / ends_with: both strings, and the affix at that end.
+  static bool affix_match(Op op, const Value& a, const Value& b);
 
   bool failed() const { return failed_; }
   std::string& error() { return error_; }
@@ -725,34 +730,37 @@ bool RuleEvaluator::test_binary(const Node& n, const Value* data) {
       return js_gt(a, b);
     case Op::kGe:
       return js_ge(a, b);
-    case Op::kIn: {
-      if (!js_truthy(b)) return false;
-      if (b.is_string()) {
-        if (a.is_string()) return js_includes(b.as_string(), a.as_string());
-        return js_includes(b.as_string(), to_string(a));
-      }
-      if (b.is_array()) {
-        for (const Value& item : b.as_array()) {
-          if (strict_equal(item, a)) return true;
-        }
-      }
-      if (b.is_object()) {
-        const Value* own = b.find("indexOf");
-        if (own != nullptr && !own->is_undefined()) {
-          fail("TypeError: b.indexOf is not a function");
-        }
-      }
-      return false;
-    }
-    default: {  // starts_with, ends_with
-      if (!a.is_string() || !b.is_string()) return false;
-      std::string_view s = a.as_string(), affix = b.as_string();
-      return affix.size() <= s.size() &&
-             (n.op == Op::kStartsWith
-                  ? s.compare(0, affix.size(), affix) == 0
-                  : s.compare(s.size() - affix.size(), affix.size(), affix) == 0);
+    case Op::kIn:
+      return js_in(a, b);
+    default:  // starts_with, ends_with
+      return affix_match(n.op, a, b);
+  }
+}
+
+bool RuleEvaluator::js_in(const Value& a, const Value& b) {
+  if (!js_truthy(b)) return false;
+  if (b.is_string()) {
+    if (a.is_string()) return js_includes(b.as_string(), a.as_string());
+    return js_includes(b.as_string(), to_string(a));
+  }
+  if (b.is_array()) {
+    for (const Value& item : b.as_array()) {
+      if (strict_equal(item, a)) return true;
     }
   }
+  if (b.is_object()) {
+    const Value* own = b.find("indexOf");
+    if (own != nullptr && !own->is_undefined()) fail("TypeError: b.indexOf is not a function");
+  }
+  return false;
+}
+
+bool RuleEvaluator::affix_match(Op op, const Value& a, const Value& b) {
+  if (!a.is_string() || !b.is_string()) return false;
+  std::string_view s = a.as_string(), affix = b.as_string();
+  return affix.size() <= s.size() &&
+         (op == Op::kStartsWith ? s.compare(0, affix.size(), affix) == 0
+                                : s.compare(s.size() - affix.size(), affix.size(), affix) == 0);
 }
 
 bool RuleEvaluator::compare_window(const Node& n) {
@@ -996,27 +1004,8 @@ Value RuleEvaluator::eval_node(const Node& n, const Value* data) {
       return Value::MakeArray(std::move(out));
     }
     case Op::kIn: {
-      const Value& needle = arg(0);
-      const Value& haystack = arg(1);
-      if (!js_truthy(haystack)) return Value::Bool(false);
-      if (haystack.is_string()) {
-        if (needle.is_string())
-          return Value::Bool(js_includes(haystack.as_string(), needle.as_string()));
-        return Value::Bool(js_includes(haystack.as_string(), to_string(needle)));
-      }
-      if (haystack.is_array()) {
-        for (const Value& item : haystack.as_array()) {
-          if (strict_equal(item, needle)) return Value::Bool(true);
-        }
-      }
-      if (haystack.is_object()) {
-        // `typeof b.indexOf` is not "undefined" for an own indexOf member, which is then called.
-        const Value* own = haystack.find("indexOf");
-        if (own != nullptr && !own->is_undefined()) {
-          return fail("TypeError: b.indexOf is not a function");
-        }
-      }
-      return Value::Bool(false);
+      bool found = js_in(arg(0), arg(1));
+      return failed_ ? Value() : Value::Bool(found);
     }
     case Op::kCat: {
       std::string out;
@@ -1068,15 +1057,8 @@ Value RuleEvaluator::eval_node(const Node& n, const Value* data) {
       return are_missing;
     }
     case Op::kStartsWith:
-    case Op::kEndsWith: {
-      if (!arg(0).is_string() || !arg(1).is_string()) return Value::Bool(false);
-      std::string_view s = arg(0).as_string(), affix = arg(1).as_string();
-      bool r =
-          affix.size() <= s.size() &&
-          (n.op == Op::kStartsWith ? s.compare(0, affix.size(), affix) == 0
-                                   : s.compare(s.size() - affix.size(), affix.size(), affix) == 0);
-      return Value::Bool(r);
-    }
+    case Op::kEndsWith:
+      return Value::Bool(affix_match(n.op, arg(0), arg(1)));
     case Op::kSemVer: {
       if (!arg(0).is_string() || !arg(1).is_string() || !arg(2).is_string()) {
         return Value::Bool(false);
