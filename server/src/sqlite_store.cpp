@@ -215,7 +215,8 @@ Status set_active(Db& db, const std::string& site, int64_t version) {
 
 class SqliteStore final : public Store {
  public:
-  SqliteStore(std::string path, Metrics* metrics) : path_(std::move(path)), metrics_(metrics) {}
+  SqliteStore(std::string path, Metrics* metrics, SqliteOptions options)
+      : path_(std::move(path)), metrics_(metrics), options_(options) {}
   ~SqliteStore() override { close(); }
 
   Status start() {
@@ -225,6 +226,14 @@ class SqliteStore final : public Store {
     // Checkpoints (copying the WAL into the database) run on their own connection and thread,
     // never inside a COMMIT on the writer.
     PZ_TRY(writer_db_->exec("PRAGMA wal_autocheckpoint=0"));
+    // A reset WAL is truncated to the limit (it would otherwise keep its largest size forever).
+    PZ_TRY(writer_db_->exec(
+        ("PRAGMA journal_size_limit=" + std::to_string(options_.wal_limit_bytes)).c_str()));
+    sqlite3_wal_hook(writer_db_->handle(), &SqliteStore::on_commit, this);
+    {
+      PZ_STMT(q, *writer_db_, "PRAGMA page_size");
+      if (q.step() == SQLITE_ROW) page_size_ = q.int64(0);
+    }
     checkpoint_db_ = std::make_unique<Db>();
     PZ_TRY(checkpoint_db_->open(path_, false));
     writer_ = std::thread([this] { write_loop(); });
@@ -257,19 +266,50 @@ class SqliteStore final : public Store {
         std::move(done));
   }
 
+  // Optimistic: the update (a merge, the costly part) runs first on the caller's thread against
+  // the state read there, so that merges run in parallel and beside the writer's fsync; the
+  // writer then only checks that the profile still resolves to the same id with the same state
+  // and writes the result. When another write came in between, the writer runs the update again
+  // on the state it reads (the update may run more than once: store.h).
   void update_profile(const std::string& site, const std::string& id, StateUpdate update,
                       int64_t now, Done<ProfileUpdate> done) override {
+    struct Prepared {
+      bool valid = false;
+      std::string target, current, next;
+    };
+    auto pre = std::make_shared<Prepared>();
+    Status read_st = read([&](Db& db) -> Status {
+      Result<std::string> target = resolve(db, site, id);
+      if (!target.ok()) return target.status();
+      Result<std::optional<std::string>> current = read_state(db, site, target.value());
+      if (!current.ok()) return current.status();
+      pre->target = target.take();
+      pre->current = current.take().value_or("");
+      return Status::Ok();
+    });
+    if (read_st.ok()) {
+      Result<std::string> next = update(pre->target, pre->current);
+      if (next.ok()) {
+        pre->next = next.take();
+        pre->valid = true;
+      }
+    }
     write<ProfileUpdate>(
-        [site, id, update = std::move(update), now](Db& db, ProfileUpdate& result) -> Status {
+        [site, id, update = std::move(update), now, pre](Db& db, ProfileUpdate& result) -> Status {
           Result<std::string> target = resolve(db, site, id);
           if (!target.ok()) return target.status();
           Result<std::optional<std::string>> current = read_state(db, site, target.value());
           if (!current.ok()) return current.status();
-          Result<std::string> next = update(target.value(), current.value().value_or(""));
-          if (!next.ok()) return next.status();
-          PZ_TRY(write_state(db, site, target.value(), next.value(), now));
+          const std::string& now_state = current.value() ? *current.value() : std::string();
+          if (pre->valid && pre->target == target.value() && pre->current == now_state) {
+            result.state = std::move(pre->next);
+          } else {
+            Result<std::string> next = update(target.value(), now_state);
+            if (!next.ok()) return next.status();
+            result.state = next.take();
+          }
+          PZ_TRY(write_state(db, site, target.value(), result.state, now));
           result.id = target.take();
-          result.state = next.take();
           return Status::Ok();
         },
         std::move(done));
@@ -598,6 +638,24 @@ class SqliteStore final : public Store {
       }
       for (size_t i = 0; i < batch.size(); ++i) batch[i].finish(std::move(results[i]));
       batch.clear();
+      if (wal_bytes() > 4 * options_.wal_limit_bytes) {
+        // The checkpointer fell behind (a reader kept it from finishing, or the writes outran
+        // it): checkpoint here before taking more writes (back-pressure). SQLITE_BUSY comes at
+        // once while the checkpointer runs; retry for up to 10 s, then go on (counted as a store
+        // error) rather than stop writing.
+        auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+        int rc = SQLITE_BUSY;
+        while ((rc = sqlite3_wal_checkpoint_v2(db.handle(), nullptr, SQLITE_CHECKPOINT_TRUNCATE,
+                                               nullptr, nullptr)) == SQLITE_BUSY &&
+               std::chrono::steady_clock::now() < give_up) {
+          std::this_thread::sleep_for(std::chrono::milliseconds(5));
+        }
+        if (rc == SQLITE_OK) {
+          wal_pages_.store(0);
+        } else if (metrics_ != nullptr) {
+          metrics_->store_errors.fetch_add(1);
+        }
+      }
     }
   }
 
@@ -608,9 +666,14 @@ class SqliteStore final : public Store {
       if (closing_) break;
       lock.unlock();
       int log_frames = 0, done_frames = 0;
-      if (sqlite3_wal_checkpoint_v2(checkpoint_db_->handle(), nullptr, SQLITE_CHECKPOINT_PASSIVE,
-                                    &log_frames, &done_frames) != SQLITE_OK &&
-          metrics_ != nullptr) {
+      // Past the limit, RESTART: it waits (busy timeout) for the writer and the readers so that
+      // the next commit writes the WAL from its start, and journal_size_limit truncates it.
+      bool restart = wal_bytes() > options_.wal_limit_bytes;
+      int rc =
+          sqlite3_wal_checkpoint_v2(checkpoint_db_->handle(), nullptr,
+                                    restart ? SQLITE_CHECKPOINT_RESTART : SQLITE_CHECKPOINT_PASSIVE,
+                                    &log_frames, &done_frames);
+      if (rc != SQLITE_OK && rc != SQLITE_BUSY && metrics_ != nullptr) {
         metrics_->store_errors.fetch_add(1);
       }
       lock.lock();
@@ -663,8 +726,17 @@ class SqliteStore final : public Store {
     return Status::Ok();
   }
 
+  static int on_commit(void* self, sqlite3*, const char*, int pages) {
+    static_cast<SqliteStore*>(self)->wal_pages_.store(pages);
+    return SQLITE_OK;
+  }
+  int64_t wal_bytes() const { return wal_pages_.load() * page_size_; }
+
   std::string path_;
   Metrics* metrics_;
+  SqliteOptions options_;
+  std::atomic<int64_t> wal_pages_{0};  // frames in the WAL after the last commit
+  int64_t page_size_ = 4096;
   std::unique_ptr<Db> writer_db_;
   std::thread writer_;
   std::unique_ptr<Db> checkpoint_db_;
@@ -680,11 +752,12 @@ class SqliteStore final : public Store {
 
 }  // namespace
 
-Result<std::unique_ptr<Store>> open_sqlite_store(const std::string& dir, Metrics* metrics) {
+Result<std::unique_ptr<Store>> open_sqlite_store(const std::string& dir, Metrics* metrics,
+                                                 SqliteOptions options) {
   if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) {
     return Status(Code::kUnavailable, "store: cannot create the data directory " + dir);
   }
-  auto store = std::make_unique<SqliteStore>(dir + "/pz.db", metrics);
+  auto store = std::make_unique<SqliteStore>(dir + "/pz.db", metrics, options);
   PZ_TRY(store->start());
   return std::unique_ptr<Store>(std::move(store));
 }

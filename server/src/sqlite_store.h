@@ -5,6 +5,7 @@
 // readers never wait for the writer).
 #pragma once
 
+#include <cstdint>
 #include <memory>
 #include <string>
 
@@ -16,7 +17,17 @@ namespace pz::server {
 // The schema version this build writes; older files are migrated at open, newer are refused.
 constexpr int kSchemaVersion = 2;
 
+struct SqliteOptions {
+  // The write-ahead log's bound. A checkpointer thread copies the WAL into the database every
+  // 200 ms without blocking anyone; once the WAL holds more than this it restarts the WAL (the
+  // next commit writes from its start, and the file is truncated to this size), and past 4x this
+  // the writer itself checkpoints before it takes more writes (back-pressure), so a write load
+  // that outruns the checkpointer cannot grow the file without bound.
+  int64_t wal_limit_bytes = int64_t{64} << 20;
+};
+
 // Opens (creating DIR and the file if needed) and migrates. `metrics` may be null.
-Result<std::unique_ptr<Store>> open_sqlite_store(const std::string& dir, Metrics* metrics);
+Result<std::unique_ptr<Store>> open_sqlite_store(const std::string& dir, Metrics* metrics,
+                                                 SqliteOptions options = {});
 
 }  // namespace pz::server
