@@ -4,7 +4,9 @@
 #include <cmath>
 #include <tuple>
 
+#include "pz/jsnum.h"
 #include "pz/json.h"
+#include "pz/text.h"
 
 namespace pz {
 
@@ -31,54 +33,112 @@ namespace {
 
 // ---- canonical serialization (also the tie-break of last resort) -------------------------
 
+// Written straight into the output (no Value tree: a sync exports the whole state twice, and
+// building it was most of a sync's allocations). Byte for byte what JSON.stringify gives for the
+// objects described in docs/sync.md.
 Value num(double d) { return Value::Number(d); }
-Value num64(int64_t n) { return Value::Number(static_cast<double>(n)); }
 
-Value stamp_value(const LwwRegister& r) {
-  return Value::MakeArray(
-      {r.value, num64(r.stamp.ms), num(r.stamp.counter), Value::String(r.stamp.device)});
+void put_num(std::string& o, double d) {
+  if (std::isfinite(d)) {
+    append_js_number(o, d);
+  } else {
+    o += "null";
+  }
+}
+void put_i64(std::string& o, int64_t n) { put_num(o, static_cast<double>(n)); }
+
+// [value, ms, counter, device] without the brackets.
+void put_stamp_items(std::string& o, const LwwRegister& r) {
+  append_json(o, r.value);
+  o += ',';
+  put_i64(o, r.stamp.ms);
+  o += ',';
+  put_num(o, r.stamp.counter);
+  o += ',';
+  append_json_string(o, r.stamp.device);
 }
 
-Value buckets_value(const std::vector<Bucket>& bs) {
-  Array out;
-  for (const Bucket& b : bs) out.push_back(Value::MakeArray({num64(b.index), num(b.value)}));
-  return Value::MakeArray(std::move(out));
+void put_buckets(std::string& o, const std::vector<Bucket>& bs) {
+  o += '[';
+  for (size_t i = 0; i < bs.size(); ++i) {
+    if (i > 0) o += ',';
+    o += '[';
+    put_i64(o, bs[i].index);
+    o += ',';
+    put_num(o, bs[i].value);
+    o += ']';
+  }
+  o += ']';
 }
 
-Value series_value(const Series& s) {
-  return Value::MakeObject({{"total", num(s.total)},
-                            {"last", s.seen ? num64(s.last_t) : Value::Null()},
-                            {"hourly", buckets_value(s.hourly)},
-                            {"daily", buckets_value(s.daily)}});
+void put_series(std::string& o, const Series& s) {
+  o += "{\"total\":";
+  put_num(o, s.total);
+  o += ",\"last\":";
+  if (s.seen) {
+    put_i64(o, s.last_t);
+  } else {
+    o += "null";
+  }
+  o += ",\"hourly\":";
+  put_buckets(o, s.hourly);
+  o += ",\"daily\":";
+  put_buckets(o, s.daily);
+  o += '}';
 }
 
-Value exposure_value(const Exposure& e) {
-  return Value::MakeArray({num64(e.impressions), num64(e.clicks), num64(e.conversions),
-                           num64(e.dismisses), num64(e.day), num64(e.day_impressions),
-                           num64(e.session), num64(e.session_impressions),
-                           e.dismissed ? num64(e.last_dismiss) : Value::Null()});
+void put_exposure(std::string& o, const Exposure& e) {
+  o += '[';
+  for (int64_t n : {e.impressions, e.clicks, e.conversions, e.dismisses, e.day, e.day_impressions,
+                    e.session, e.session_impressions}) {
+    put_i64(o, n);
+    o += ',';
+  }
+  if (e.dismissed) {
+    put_i64(o, e.last_dismiss);
+  } else {
+    o += "null";
+  }
+  o += ']';
 }
 
 template <typename T, typename F>
-Value named_list(const std::vector<std::pair<std::string, T>>& items, F to_value) {
-  Array out;
-  for (const auto& [name, item] : items) {
-    out.push_back(Value::MakeArray({Value::String(name), to_value(item)}));
+void put_named_list(std::string& o, const std::vector<std::pair<std::string, T>>& items,
+                    F put_item) {
+  o += '[';
+  for (size_t i = 0; i < items.size(); ++i) {
+    if (i > 0) o += ',';
+    o += '[';
+    append_json_string(o, items[i].first);
+    o += ',';
+    put_item(o, items[i].second);
+    o += ']';
   }
-  return Value::MakeArray(std::move(out));
+  o += ']';
 }
 
-Value component_value(const Component& c) {
-  return Value::MakeObject({{"device", Value::String(c.device)},
-                            {"epoch", num64(c.epoch)},
-                            {"version", num(static_cast<double>(c.version))},
-                            {"seen", Value::Bool(c.seen)},
-                            {"first_seen", num64(c.first_seen)},
-                            {"last_seen", num64(c.last_seen)},
-                            {"sessions", num64(c.sessions)},
-                            {"metrics", named_list(c.metrics, series_value)},
-                            {"counts", named_list(c.counts, series_value)},
-                            {"exposures", named_list(c.exposures, exposure_value)}});
+void put_component(std::string& o, const Component& c) {
+  o += "{\"device\":";
+  append_json_string(o, c.device);
+  o += ",\"epoch\":";
+  put_i64(o, c.epoch);
+  o += ",\"version\":";
+  put_num(o, static_cast<double>(c.version));
+  o += ",\"seen\":";
+  o += c.seen ? "true" : "false";
+  o += ",\"first_seen\":";
+  put_i64(o, c.first_seen);
+  o += ",\"last_seen\":";
+  put_i64(o, c.last_seen);
+  o += ",\"sessions\":";
+  put_i64(o, c.sessions);
+  o += ",\"metrics\":";
+  put_named_list(o, c.metrics, put_series);
+  o += ",\"counts\":";
+  put_named_list(o, c.counts, put_series);
+  o += ",\"exposures\":";
+  put_named_list(o, c.exposures, put_exposure);
+  o += '}';
 }
 
 // ---- merge ----------------------------------------------------------------------------------
@@ -96,7 +156,10 @@ const LwwRegister& lww_max(const LwwRegister& a, const LwwRegister& b) {
 const Component& component_max(const Component& a, const Component& b) {
   if (a.epoch != b.epoch) return a.epoch > b.epoch ? a : b;
   if (a.version != b.version) return a.version > b.version ? a : b;
-  return to_json(component_value(a)) >= to_json(component_value(b)) ? a : b;
+  std::string x, y;
+  put_component(x, a);
+  put_component(y, b);
+  return x >= y ? a : b;
 }
 
 // Drops what the erasure epoch covers and applies the (deterministic) bounds.
@@ -196,43 +259,102 @@ ProfileState delta(const ProfileState& s, const VersionVector& since) {
 }
 
 std::string export_state(const ProfileState& s) {
-  Array traits;
-  for (const auto& [key, reg] : s.traits) {
-    Array entry{Value::String(key)};
-    Value stamped = stamp_value(reg);  // keep it alive while iterating
-    for (const Value& v : stamped.as_array()) entry.push_back(v);
-    traits.push_back(Value::MakeArray(std::move(entry)));
+  std::string o;
+  o.reserve(256 + 1024 * s.components.size());
+  o += "{\"v\":";
+  put_num(o, kSyncFormatVersion);
+  o += ",\"erased_at\":";
+  if (s.erased) {
+    put_i64(o, s.erased_at);
+  } else {
+    o += "null";
   }
-  Array components;
-  for (const Component& c : s.components) components.push_back(component_value(c));
-  return to_json(
-      Value::MakeObject({{"v", num(kSyncFormatVersion)},
-                         {"erased_at", s.erased ? num64(s.erased_at) : Value::Null()},
-                         {"user_id", s.user_id.set ? stamp_value(s.user_id) : Value::Null()},
-                         {"consent", s.consent.set ? stamp_value(s.consent) : Value::Null()},
-                         {"traits", Value::MakeArray(std::move(traits))},
-                         {"components", Value::MakeArray(std::move(components))}}));
+  for (auto [name, reg] : {std::pair<const char*, const LwwRegister*>{"user_id", &s.user_id},
+                           {"consent", &s.consent}}) {
+    o += ",\"";
+    o += name;
+    o += "\":";
+    if (reg->set) {
+      o += '[';
+      put_stamp_items(o, *reg);
+      o += ']';
+    } else {
+      o += "null";
+    }
+  }
+  o += ",\"traits\":[";
+  bool first = true;
+  for (const auto& [key, reg] : s.traits) {
+    if (!first) o += ',';
+    first = false;
+    o += '[';
+    append_json_string(o, key);
+    o += ',';
+    put_stamp_items(o, reg);
+    o += ']';
+  }
+  o += "],\"components\":[";
+  for (size_t i = 0; i < s.components.size(); ++i) {
+    if (i > 0) o += ',';
+    put_component(o, s.components[i]);
+  }
+  o += "]}";
+  return o;
 }
 
 // ---- import ---------------------------------------------------------------------------------
 
 namespace {
 
+// A JSON path rendered only when an error needs it: a chain of parents on the stack (building
+// the path of every bucket as a string was most of an import's allocations).
+class Path {
+ public:
+  Path() = default;
+  explicit Path(const char* root) : key_(root) {}
+  Path(const Path& parent, const char* key) : parent_(&parent), key_(key) {}
+  Path(const Path& parent, size_t index) : parent_(&parent), index_(index), is_index_(true) {}
+  Path(const Path&) = delete;
+  Path& operator=(const Path&) = delete;
+
+  std::string str() const {
+    std::string out = parent_ != nullptr ? parent_->str() : std::string();
+    if (is_index_) {
+      out += '[';
+      out += std::to_string(index_);
+      out += ']';
+    } else if (key_ != nullptr) {
+      if (!out.empty()) out += '.';
+      out += key_;
+    }
+    return out;
+  }
+
+ private:
+  const Path* parent_ = nullptr;
+  const char* key_ = nullptr;
+  size_t index_ = 0;
+  bool is_index_ = false;
+};
+
 class Reader {
  public:
   bool failed() const { return !error_.empty(); }
   Status status() const { return Status(Code::kInvalidArgument, "sync state: " + error_); }
 
-  bool fail(const std::string& path, const std::string& what) {
-    if (error_.empty()) error_ = (path.empty() ? std::string("(state)") : path) + ": " + what;
+  bool fail(const Path& path, const std::string& what) {
+    if (error_.empty()) {
+      std::string p = path.str();
+      error_ = (p.empty() ? std::string("(state)") : p) + ": " + what;
+    }
     return false;
   }
-  const Value* field(const Value& obj, const char* key, const std::string& path) {
+  const Value* field(const Value& obj, const char* key, const Path& path) {
     const Value* v = obj.is_object() ? obj.find(key) : nullptr;
-    if (v == nullptr) fail(path.empty() ? key : path + "." + key, "is required");
+    if (v == nullptr) fail(Path(path, key), "is required");
     return v;
   }
-  bool integer(const Value& v, const std::string& path, int64_t& out, double lo, double hi) {
+  bool integer(const Value& v, const Path& path, int64_t& out, double lo, double hi) {
     if (!v.is_number() || v.as_number() != std::floor(v.as_number()) || v.as_number() < lo ||
         v.as_number() > hi) {
       return fail(path,
@@ -241,20 +363,20 @@ class Reader {
     out = static_cast<int64_t>(v.as_number());
     return true;
   }
-  bool finite(const Value& v, const std::string& path, double& out) {
+  bool finite(const Value& v, const Path& path, double& out) {
     if (!v.is_number() || !std::isfinite(v.as_number()))
       return fail(path, "must be a finite number");
     out = v.as_number();
     return true;
   }
-  bool text(const Value& v, const std::string& path, std::string& out, size_t max) {
+  bool text(const Value& v, const Path& path, std::string& out, size_t max) {
     if (!v.is_string() || v.as_string().empty() || v.as_string().size() > max) {
       return fail(path, "must be a non-empty string of at most " + std::to_string(max) + " bytes");
     }
     out = v.as_string();
     return true;
   }
-  const Array* array(const Value* v, const std::string& path, size_t max) {
+  const Array* array(const Value* v, const Path& path, size_t max) {
     if (v == nullptr) return nullptr;
     if (!v->is_array()) {
       fail(path, "must be an array");
@@ -266,7 +388,7 @@ class Reader {
     }
     return &v->as_array();
   }
-  bool stamped(const Value& v, const std::string& path, size_t offset, LwwRegister& out) {
+  bool stamped(const Value& v, const Path& path, size_t offset, LwwRegister& out) {
     const Array& a = v.as_array();
     if (a.size() != offset + 4) return fail(path, "must be [value, ms, counter, device]");
     out.set = true;
@@ -274,29 +396,27 @@ class Reader {
     if (to_json(out.value).size() > kMaxTraitValueBytes * 4)
       return fail(path, "value is too large");
     int64_t counter = 0;
-    return integer(a[offset + 1], path + "[" + std::to_string(offset + 1) + "]", out.stamp.ms,
-                   -8.64e15, 8.64e15) &&
-           integer(a[offset + 2], path + "[" + std::to_string(offset + 2) + "]", counter, 0,
-                   4294967295.0) &&
+    return integer(a[offset + 1], Path(path, offset + 1), out.stamp.ms, -8.64e15, 8.64e15) &&
+           integer(a[offset + 2], Path(path, offset + 2), counter, 0, 4294967295.0) &&
            (out.stamp.counter = static_cast<uint32_t>(counter), true) &&
-           text(a[offset + 3], path + "[" + std::to_string(offset + 3) + "]", out.stamp.device,
-                128);
+           text(a[offset + 3], Path(path, offset + 3), out.stamp.device, 128);
   }
-  bool register_(const Value* v, const std::string& path, LwwRegister& out) {
+  bool register_(const Value* v, const Path& path, LwwRegister& out) {
     if (v == nullptr || v->is_null()) return !failed();
     if (!v->is_array()) return fail(path, "must be null or [value, ms, counter, device]");
     return stamped(*v, path, 0, out);
   }
-  bool buckets(const Value* v, const std::string& path, size_t max, std::vector<Bucket>& out) {
+  bool buckets(const Value* v, const Path& path, size_t max, std::vector<Bucket>& out) {
     const Array* a = array(v, path, max);
     if (a == nullptr) return false;
+    out.reserve(a->size());
     for (size_t i = 0; i < a->size(); ++i) {
-      std::string p = path + "[" + std::to_string(i) + "]";
+      const Path p(path, i);
       const Value& b = (*a)[i];
       if (!b.is_array() || b.as_array().size() != 2) return fail(p, "must be [index, value]");
       Bucket bucket{};
-      if (!integer(b.as_array()[0], p + "[0]", bucket.index, -3e12, 3e12) ||
-          !finite(b.as_array()[1], p + "[1]", bucket.value)) {
+      if (!integer(b.as_array()[0], Path(p, size_t{0}), bucket.index, -3e12, 3e12) ||
+          !finite(b.as_array()[1], Path(p, size_t{1}), bucket.value)) {
         return false;
       }
       if (!out.empty() && bucket.index <= out.back().index) return fail(p, "indices must ascend");
@@ -304,20 +424,20 @@ class Reader {
     }
     return true;
   }
-  bool series(const Value& v, const std::string& path, Series& out) {
+  bool series(const Value& v, const Path& path, Series& out) {
     if (!v.is_object()) return fail(path, "must be an object");
     const Value* total = field(v, "total", path);
     const Value* last = field(v, "last", path);
-    if (total == nullptr || last == nullptr || !finite(*total, path + ".total", out.total))
+    if (total == nullptr || last == nullptr || !finite(*total, Path(path, "total"), out.total))
       return false;
     if (!last->is_null()) {
       out.seen = true;
-      if (!integer(*last, path + ".last", out.last_t, -8.64e15, 8.64e15)) return false;
+      if (!integer(*last, Path(path, "last"), out.last_t, -8.64e15, 8.64e15)) return false;
     }
-    return buckets(field(v, "hourly", path), path + ".hourly", 24 * 31 + 1, out.hourly) &&
-           buckets(field(v, "daily", path), path + ".daily", 401, out.daily);
+    return buckets(field(v, "hourly", path), Path(path, "hourly"), 24 * 31 + 1, out.hourly) &&
+           buckets(field(v, "daily", path), Path(path, "daily"), 401, out.daily);
   }
-  bool exposure(const Value& v, const std::string& path, Exposure& e) {
+  bool exposure(const Value& v, const Path& path, Exposure& e) {
     if (!v.is_array() || v.as_array().size() != 9)
       return fail(path, "must be an array of 9 counters");
     const Array& a = v.as_array();
@@ -325,29 +445,29 @@ class Reader {
         &e.impressions, &e.clicks,          &e.conversions, &e.dismisses,
         &e.day,         &e.day_impressions, &e.session,     &e.session_impressions};
     for (size_t i = 0; i < 8; ++i) {
-      if (!integer(a[i], path + "[" + std::to_string(i) + "]", *fields[i], -1e12, 1e15))
-        return false;
+      if (!integer(a[i], Path(path, i), *fields[i], -1e12, 1e15)) return false;
     }
     if (!a[8].is_null()) {
       e.dismissed = true;
-      if (!integer(a[8], path + "[8]", e.last_dismiss, -8.64e15, 8.64e15)) return false;
+      if (!integer(a[8], Path(path, size_t{8}), e.last_dismiss, -8.64e15, 8.64e15)) return false;
     }
     return true;
   }
   template <typename T, typename F>
-  bool named(const Value* v, const std::string& path, std::vector<std::pair<std::string, T>>& out,
+  bool named(const Value* v, const Path& path, std::vector<std::pair<std::string, T>>& out,
              F read) {
     const Array* a = array(v, path, kMaxSeries);
     if (a == nullptr) return false;
+    out.reserve(a->size());
     for (size_t i = 0; i < a->size(); ++i) {
-      std::string p = path + "[" + std::to_string(i) + "]";
+      const Path p(path, i);
       const Value& entry = (*a)[i];
       if (!entry.is_array() || entry.as_array().size() != 2)
         return fail(p, "must be [name, state]");
       std::string name;
       T item{};
-      if (!text(entry.as_array()[0], p + "[0]", name, 128) ||
-          !read(entry.as_array()[1], p + "[1]", item)) {
+      if (!text(entry.as_array()[0], Path(p, size_t{0}), name, 128) ||
+          !read(entry.as_array()[1], Path(p, size_t{1}), item)) {
         return false;
       }
       if (!out.empty() && name <= out.back().first) return fail(p, "names must ascend");
@@ -355,12 +475,12 @@ class Reader {
     }
     return true;
   }
-  bool component(const Value& v, const std::string& path, Component& c) {
+  bool component(const Value& v, const Path& path, Component& c) {
     if (!v.is_object()) return fail(path, "must be an object");
     int64_t version = 0;
     const Value* seen = field(v, "seen", path);
     if (seen == nullptr) return false;
-    if (!seen->is_bool()) return fail(path + ".seen", "must be true or false");
+    if (!seen->is_bool()) return fail(Path(path, "seen"), "must be true or false");
     c.seen = seen->as_bool();
     const Value* device = field(v, "device", path);
     const Value* epoch = field(v, "epoch", path);
@@ -369,24 +489,22 @@ class Reader {
     const Value* last = field(v, "last_seen", path);
     const Value* sessions = field(v, "sessions", path);
     if (failed()) return false;
-    if (!text(*device, path + ".device", c.device, 128) ||
-        !integer(*epoch, path + ".epoch", c.epoch, -8.64e15, 8.64e15) ||
-        !integer(*ver, path + ".version", version, 0, 9007199254740991.0) ||
-        !integer(*first, path + ".first_seen", c.first_seen, -8.64e15, 8.64e15) ||
-        !integer(*last, path + ".last_seen", c.last_seen, -8.64e15, 8.64e15) ||
-        !integer(*sessions, path + ".sessions", c.sessions, 0, 1e12)) {
+    if (!text(*device, Path(path, "device"), c.device, 128) ||
+        !integer(*epoch, Path(path, "epoch"), c.epoch, -8.64e15, 8.64e15) ||
+        !integer(*ver, Path(path, "version"), version, 0, 9007199254740991.0) ||
+        !integer(*first, Path(path, "first_seen"), c.first_seen, -8.64e15, 8.64e15) ||
+        !integer(*last, Path(path, "last_seen"), c.last_seen, -8.64e15, 8.64e15) ||
+        !integer(*sessions, Path(path, "sessions"), c.sessions, 0, 1e12)) {
       return false;
     }
     c.version = static_cast<uint64_t>(version);
-    auto read_series = [&](const Value& x, const std::string& p, Series& s) {
-      return series(x, p, s);
-    };
-    auto read_exposure = [&](const Value& x, const std::string& p, Exposure& e) {
+    auto read_series = [&](const Value& x, const Path& p, Series& s) { return series(x, p, s); };
+    auto read_exposure = [&](const Value& x, const Path& p, Exposure& e) {
       return exposure(x, p, e);
     };
-    return named(field(v, "metrics", path), path + ".metrics", c.metrics, read_series) &&
-           named(field(v, "counts", path), path + ".counts", c.counts, read_series) &&
-           named(field(v, "exposures", path), path + ".exposures", c.exposures, read_exposure);
+    return named(field(v, "metrics", path), Path(path, "metrics"), c.metrics, read_series) &&
+           named(field(v, "counts", path), Path(path, "counts"), c.counts, read_series) &&
+           named(field(v, "exposures", path), Path(path, "exposures"), c.exposures, read_exposure);
   }
 
  private:
@@ -396,13 +514,21 @@ class Reader {
 }  // namespace
 
 std::string export_versions(const VersionVector& v) {
-  Array out;
-  out.reserve(v.size());
+  std::string o = "[";
+  bool first = true;
   for (const auto& [device, at] : v) {
-    out.push_back(Value::MakeArray(
-        {Value::String(device), num64(at.first), num64(static_cast<int64_t>(at.second))}));
+    if (!first) o += ',';
+    first = false;
+    o += '[';
+    append_json_string(o, device);
+    o += ',';
+    put_i64(o, at.first);
+    o += ',';
+    put_i64(o, static_cast<int64_t>(at.second));
+    o += ']';
   }
-  return to_json(Value::MakeArray(std::move(out)));
+  o += ']';
+  return o;
 }
 
 Result<VersionVector> import_versions(std::string_view json, std::string_view name) {
@@ -412,9 +538,10 @@ Result<VersionVector> import_versions(std::string_view json, std::string_view na
   Result<Value> doc = parse_json(json);
   if (!doc.ok()) return Status(Code::kInvalidJson, label + ": " + doc.status().message());
   Reader r;
-  const Array* a = r.array(&doc.value(), label, 4 * kMaxComponents);
+  const Path root(label.c_str());
+  const Array* a = r.array(&doc.value(), root, 4 * kMaxComponents);
   for (size_t i = 0; a != nullptr && i < a->size(); ++i) {
-    const std::string p = label + "[" + std::to_string(i) + "]";
+    const Path p(root, i);
     const Value& e = (*a)[i];
     if (!e.is_array() || e.as_array().size() != 3) {
       r.fail(p, "must be [device, epoch, version]");
@@ -422,9 +549,9 @@ Result<VersionVector> import_versions(std::string_view json, std::string_view na
     }
     std::string device;
     int64_t epoch = 0, version = 0;
-    if (!r.text(e.as_array()[0], p + "[0]", device, 128) ||
-        !r.integer(e.as_array()[1], p + "[1]", epoch, -8.64e15, 8.64e15) ||
-        !r.integer(e.as_array()[2], p + "[2]", version, 0, 9007199254740991.0)) {
+    if (!r.text(e.as_array()[0], Path(p, size_t{0}), device, 128) ||
+        !r.integer(e.as_array()[1], Path(p, size_t{1}), epoch, -8.64e15, 8.64e15) ||
+        !r.integer(e.as_array()[2], Path(p, size_t{2}), version, 0, 9007199254740991.0)) {
       break;
     }
     if (!out.empty() && device <= out.back().first) {
@@ -454,23 +581,24 @@ Result<ProfileState> import_state(std::string_view json) {
 Result<ProfileState> import_state(const Value& v) {
   Reader r;
   ProfileState s;
+  const Path root, traits_path("traits"), components_path("components");
   if (!v.is_object()) return Status(Code::kInvalidArgument, "sync state: must be an object");
-  const Value* version = r.field(v, "v", "");
+  const Value* version = r.field(v, "v", root);
   if (version == nullptr) return r.status();
   if (!version->is_number() || version->as_number() != kSyncFormatVersion) {
     return Status(Code::kInvalidArgument, "sync state: v: unsupported format version " +
                                               to_json(*version) + " (this runtime reads 1)");
   }
-  const Value* erased = r.field(v, "erased_at", "");
+  const Value* erased = r.field(v, "erased_at", root);
   if (erased != nullptr && !erased->is_null()) {
     s.erased = true;
-    r.integer(*erased, "erased_at", s.erased_at, -8.64e15, 8.64e15);
+    r.integer(*erased, Path("erased_at"), s.erased_at, -8.64e15, 8.64e15);
   }
-  r.register_(r.field(v, "user_id", ""), "user_id", s.user_id);
-  r.register_(r.field(v, "consent", ""), "consent", s.consent);
-  if (const Array* traits = r.array(r.field(v, "traits", ""), "traits", kMaxTraits)) {
+  r.register_(r.field(v, "user_id", root), Path("user_id"), s.user_id);
+  r.register_(r.field(v, "consent", root), Path("consent"), s.consent);
+  if (const Array* traits = r.array(r.field(v, "traits", root), traits_path, kMaxTraits)) {
     for (size_t i = 0; i < traits->size() && !r.failed(); ++i) {
-      std::string p = "traits[" + std::to_string(i) + "]";
+      const Path p(traits_path, i);
       const Value& t = (*traits)[i];
       std::string key;
       LwwRegister reg;
@@ -478,7 +606,8 @@ Result<ProfileState> import_state(const Value& v) {
         r.fail(p, "must be [key, value, ms, counter, device]");
         break;
       }
-      if (!r.text(t.as_array()[0], p + "[0]", key, kMaxTraitKeyBytes) || !r.stamped(t, p, 1, reg))
+      if (!r.text(t.as_array()[0], Path(p, size_t{0}), key, kMaxTraitKeyBytes) ||
+          !r.stamped(t, p, 1, reg))
         break;
       if (!s.traits.empty() && key <= s.traits.back().first) {
         r.fail(p, "keys must ascend");
@@ -488,12 +617,13 @@ Result<ProfileState> import_state(const Value& v) {
     }
   }
   if (const Array* components =
-          r.array(r.field(v, "components", ""), "components", kMaxComponents)) {
+          r.array(r.field(v, "components", root), components_path, kMaxComponents)) {
     for (size_t i = 0; i < components->size() && !r.failed(); ++i) {
       Component c;
-      if (!r.component((*components)[i], "components[" + std::to_string(i) + "]", c)) break;
+      const Path p(components_path, i);
+      if (!r.component((*components)[i], p, c)) break;
       if (!s.components.empty() && c.device <= s.components.back().device) {
-        r.fail("components[" + std::to_string(i) + "]", "devices must ascend");
+        r.fail(p, "devices must ascend");
         break;
       }
       s.components.push_back(std::move(c));
