@@ -15,13 +15,14 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { performance } from 'node:perf_hooks';
-import { loadCore } from '../js/src/host.mjs';
+import { loadCore, Op } from '../js/src/host.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const args = process.argv.slice(2);
 const N = Number(args[args.indexOf('--events') + 1]) || 100000;
 const asJson = args.includes('--json');
 const BENCH = process.env.PZ_BENCH || path.join(ROOT, 'build', 'pz_bench');
+const ABI_BENCH = process.env.PZ_ABI_BENCH || path.join(ROOT, 'build', 'pz_abi_bench');
 const WASM = process.env.PZ_WASM || path.join(ROOT, 'build-wasm', 'pz_core.wasm');
 
 for (const f of [BENCH, WASM]) {
@@ -37,7 +38,6 @@ const bundle = fs.readFileSync(path.join(dir, 'bundle.json'), 'utf8');
 const setup = JSON.parse(fs.readFileSync(path.join(dir, 'setup.json'), 'utf8'));
 const lines = fs.readFileSync(path.join(dir, 'events.jsonl'), 'utf8').split('\n').filter(Boolean);
 const times = lines.map((l) => JSON.parse(l).t);
-fs.rmSync(dir, { recursive: true, force: true });
 
 const native = JSON.parse(execFileSync(BENCH, ['--json', '--events', String(N)], { encoding: 'utf8' }));
 
@@ -88,6 +88,37 @@ for (let i = 0; i < pairs; ++i) {
 }
 const eventDecideUs = ((performance.now() - t0) * 1000) / pairs;
 
+// The same C ABI calls without the host's JSON.parse of each envelope (callRaw: the input encoded
+// into the module's memory, pz_call, the result bytes left there): the program that
+// bench/abi_bench.cpp runs natively, so this ratio compares one program on two targets.
+const raw = core.engine();
+must(raw.loadBundle(bundle), 'bundle');
+must(raw.identify(setup.user_id, setup.traits, setup.now), 'identify');
+must(raw.context(setup.context), 'context');
+for (let i = 0; i < 2000; ++i) raw.ingest(lines[i % lines.length]);
+const decideInput = JSON.stringify({ slots });
+const rawCall = (op, input, now) => {
+  const [rc] = core.callRaw(raw.handle, op, input, '', now);
+  if (rc !== 0) throw new Error(`op ${op} failed`);
+};
+t0 = performance.now();
+for (let i = 0; i < N; ++i) rawCall(Op.INGEST, lines[i % lines.length], 0);
+const abiIngestUs = ((performance.now() - t0) * 1000) / N;
+t0 = performance.now();
+for (let i = 0; i < pairs; ++i) {
+  const k = i % lines.length;
+  rawCall(Op.INGEST, lines[k], 0);
+  rawCall(Op.DECIDE, decideInput, times[k]);
+}
+const abiPairUs = ((performance.now() - t0) * 1000) / pairs;
+let nativeAbi = null;
+if (fs.existsSync(ABI_BENCH)) {
+  nativeAbi = JSON.parse(execFileSync(ABI_BENCH, [dir, '--events', String(N)], { encoding: 'utf8' }));
+} else {
+  console.error(`wasm_bench: ${ABI_BENCH} missing: the ABI rows compare nothing (cmake --build build --target pz_abi_bench)`);
+}
+fs.rmSync(dir, { recursive: true, force: true });
+
 const cpu = os.cpus()[0]?.model ?? 'unknown CPU';
 const result = {
   machine: `${cpu}, ${os.cpus().length} cores, node ${process.version}`,
@@ -101,6 +132,14 @@ const result = {
   native_event_and_decide_us: +(native.event_and_decide_3_slots_ns / 1000).toFixed(2),
   native_bundle_load_ms: +(native.bundle_load_us / 1000).toFixed(2),
 };
+result.wasm_abi_ingest_us = +abiIngestUs.toFixed(2);
+result.wasm_abi_event_and_decide_us = +abiPairUs.toFixed(2);
+if (nativeAbi) {
+  result.native_abi_ingest_us = +nativeAbi.ingest_us.toFixed(2);
+  result.native_abi_event_and_decide_us = +nativeAbi.event_and_decide_us.toFixed(2);
+  result.abi_ingest_ratio = +(abiIngestUs / nativeAbi.ingest_us).toFixed(2);
+  result.abi_event_and_decide_ratio = +(abiPairUs / nativeAbi.event_and_decide_us).toFixed(2);
+}
 result.ingest_ratio = +(result.wasm_ingest_us / result.native_ingest_us).toFixed(2);
 result.event_and_decide_ratio =
   +(result.wasm_event_and_decide_us / result.native_event_and_decide_us).toFixed(2);
@@ -121,4 +160,10 @@ if (asJson) {
   row('ingest + re-segment, per event', r.wasm_ingest_us, r.native_ingest_us, r.ingest_ratio);
   row('ingest + decide 3 slots, per event', r.wasm_event_and_decide_us,
     r.native_event_and_decide_us, r.event_and_decide_ratio);
+  if (r.native_abi_ingest_us !== undefined) {
+    console.log('same C ABI (pz_call, JSON in, envelope out; wasm without JSON.parse, native in-process):');
+    row('  ingest, per event', r.wasm_abi_ingest_us, r.native_abi_ingest_us, r.abi_ingest_ratio);
+    row('  ingest + decide 3 slots, per event', r.wasm_abi_event_and_decide_us,
+      r.native_abi_event_and_decide_us, r.abi_event_and_decide_ratio);
+  }
 }

@@ -23,7 +23,11 @@
 #include "pz/engine.h"
 #include "pz/json.h"
 
+#if defined(__EMSCRIPTEN__)
 #define PZ_EXPORT(name) extern "C" __attribute__((export_name(#name), used))
+#else  // compiled natively for bench/abi_bench.cpp: the same entry points, called in-process
+#define PZ_EXPORT(name) extern "C"
+#endif
 
 namespace {
 
