@@ -26,6 +26,7 @@ const edgeWorker :Workerd.Worker = (
     (name = "edge-worker/visitor.mjs", esModule = embed "visitor.mjs"),
     (name = "js/src/host.mjs", esModule = embed "../js/src/host.mjs"),
     (name = "js/src/cli.mjs", esModule = embed "../js/src/cli.mjs"),
+    (name = "js/src/signature.mjs", esModule = embed "../js/src/signature.mjs"),
     (name = "js/src/runtime/dom.mjs", esModule = embed "../js/src/runtime/dom.mjs"),
     # Imported statically: edge runtimes do not compile wasm at run time.
     (name = "build-wasm/pz_core.wasm", wasm = embed "../build-wasm/pz_core.wasm"),

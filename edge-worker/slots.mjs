@@ -38,8 +38,13 @@ export function decodeAttr(raw) {
   });
 }
 
-/** A value for a double-quoted attribute. */
-const attrText = (v) => String(v).replace(/&/g, '&amp;').replace(/"/g, '&quot;');
+/**
+ * A value for a double-quoted attribute. `<` and `>` need no escaping there, but escaped, no
+ * markup-looking text is left in the page for a less careful reader of it (a proxy's filter, a
+ * minifier) to take for a tag.
+ */
+const attrText = (v) =>
+  String(v).replace(/&/g, '&amp;').replace(/"/g, '&quot;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 /** A text value (escapes & < > " '). */
 const textOf = (v) => esc(String(v ?? ''));
 
@@ -234,7 +239,8 @@ function setAttrs(el, attrs) {
     if (v == null || v === false) {
       if (okAttr(n, '')) el.removeAttribute(n);
     } else if (okAttr(n, v)) {
-      el.setAttribute(n, String(v).replace(/&/g, '&amp;'));
+      // HTMLRewriter writes the value as given (it only escapes `"`).
+      el.setAttribute(n, String(v).replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;'));
     }
   }
 }
@@ -267,6 +273,8 @@ export function slotRewriter(rw, { decisionFor, slotsDeclared }) {
     .on('[data-pz-slot]', {
       async element(el) {
         if (cap || el.removed) return;
+        // dom.mjs `renderable`: never into script, style, iframe, template, … or SVG/MathML.
+        if (el.namespaceURI !== XHTML || DROP.has(el.tagName)) return;
         const name = decodeAttr(el.getAttribute('data-pz-slot'));
         if (!name) return;
         const d = await decisionFor(name);

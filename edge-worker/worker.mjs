@@ -14,6 +14,7 @@
 import wasm from '../build-wasm/pz_core.wasm';
 import { loadCore } from '../js/src/host.mjs';
 import { Simulator } from '../js/src/cli.mjs';
+import { verifier } from '../js/src/signature.mjs';
 import { slotRewriter } from './slots.mjs';
 import {
   consentSignal,
@@ -42,6 +43,9 @@ async function config(env) {
   let cfg = configs.get(env);
   if (cfg) return cfg;
   const embedded = env.PZ_BUNDLE;
+  const keys = String(env.PZ_BUNDLE_PUBLIC_KEYS || '')
+    .split(/[\s,]+/)
+    .filter(Boolean);
   cfg = {
     origin: base(env.PZ_ORIGIN),
     server: base(env.PZ_SERVER),
@@ -56,11 +60,28 @@ async function config(env) {
       .split(/[\s,]+/)
       .filter(Boolean),
     testRoutes: env.PZ_TEST_ROUTES === '1' || env.PZ_TEST_ROUTES === true,
-    bundle:
-      embedded == null || embedded === ''
-        ? null
-        : await bundleOf(typeof embedded === 'string' ? embedded : JSON.stringify(embedded)),
+    // Signed bundles (docs/bundle.md): with keys, a bundle is used only once its signature
+    // verified, the server's (Pz-Signature) as well as the embedded one (PZ_BUNDLE_SIGNATURE).
+    verify: keys.length ? verifier(keys, 'PZ_BUNDLE_PUBLIC_KEYS') : null,
+    bundle: null,
   };
+  if (embedded != null && embedded !== '') {
+    const text = typeof embedded === 'string' ? embedded : JSON.stringify(embedded);
+    const sig = env.PZ_BUNDLE_SIGNATURE ? String(env.PZ_BUNDLE_SIGNATURE) : undefined;
+    try {
+      if (cfg.verify) await cfg.verify(text, sig);
+      cfg.bundle = { ...(await bundleOf(text)), sig };
+    } catch (e) {
+      // Not used: the server's bundle (when there is a server) or none.
+      console.error(
+        'pz-edge: bundle rejected: the embedded PZ_BUNDLE: ' +
+          e.message +
+          (typeof embedded === 'string'
+            ? ''
+            : ' (a json binding is re-serialized: embed the signed file as text)'),
+      );
+    }
+  }
   configs.set(env, cfg);
   return cfg;
 }
@@ -98,9 +119,24 @@ async function refreshBundle(cfg) {
       return held.cur;
     }
     if (!res.ok) throw new Error('HTTP ' + res.status);
-    const text = await res.text();
+    // The signature is kept either way (/pz/bundle passes it on to browsers that check it).
+    const sig = res.headers.get('pz-signature') || undefined;
+    let text;
+    if (cfg.verify) {
+      // Checked over the bytes as served, before anything uses them; a refused bundle leaves the
+      // held one in use.
+      const bytes = new Uint8Array(await res.arrayBuffer());
+      try {
+        await cfg.verify(bytes, sig);
+      } catch (e) {
+        held.retryAt = Date.now() + 1000;
+        console.error('pz-edge: bundle rejected: ' + e.message);
+        return held.cur;
+      }
+      text = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(bytes);
+    } else text = await res.text();
     const etag = res.headers.get('etag');
-    held.cur = etag ? { text, etag } : await bundleOf(text);
+    held.cur = { ...(etag ? { text, etag } : await bundleOf(text)), sig };
     held.at = Date.now();
   } catch (e) {
     held.retryAt = Date.now() + 1000;
@@ -460,6 +496,7 @@ async function serveBundle(req, cfg, ctx) {
   const b = await Promise.race([getBundle(cfg, ctx), timeout]);
   if (!b) return jsonError(503, 'unavailable', 'the bundle is not available yet');
   const headers = { etag: b.etag, 'cache-control': 'no-cache' };
+  if (b.sig) headers['pz-signature'] = b.sig;
   if (etagMatches(req.headers.get('if-none-match'), b.etag)) {
     return new Response(null, { status: 304, headers });
   }

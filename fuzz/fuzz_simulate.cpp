@@ -8,35 +8,15 @@
 // (-DPZ_FUZZ_DEMO_BUNDLE=…, set by fuzz/Makefile).
 #include <cstdint>
 #include <cstdlib>
-#include <fstream>
-#include <sstream>
 #include <string>
 
 #include "fuzz_util.h"
 #include "pz/cli.h"
 #include "pz/json.h"
 
-#ifndef PZ_FUZZ_DEMO_BUNDLE
-#define PZ_FUZZ_DEMO_BUNDLE "demo-site/bundle.json"
-#endif
-
 namespace {
 
-const std::string& demo_bundle() {
-  static const std::string* text = [] {
-    const char* path = std::getenv("PZ_FUZZ_DEMO_BUNDLE");
-    if (path == nullptr || *path == '\0') path = PZ_FUZZ_DEMO_BUNDLE;
-    std::ifstream in(path, std::ios::binary);
-    if (!in) {
-      std::fprintf(stderr, "fuzz_simulate: cannot read the demo bundle %s\n", path);
-      std::abort();
-    }
-    std::ostringstream ss;
-    ss << in.rdbuf();
-    return new std::string(ss.str());
-  }();
-  return *text;
-}
+using pz_fuzz::demo_bundle;
 
 void check_line(const std::string& out, bool eval) {
   PZ_FUZZ_CHECK(!out.empty());

@@ -5,11 +5,19 @@
 
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "pz/json.h"
 #include "pz/value.h"
+
+#ifndef PZ_FUZZ_DEMO_BUNDLE
+#define PZ_FUZZ_DEMO_BUNDLE "demo-site/bundle.json"
+#endif
 
 namespace pz_fuzz {
 
@@ -33,7 +41,8 @@ inline std::string_view bytes(const uint8_t* data, size_t size) {
 // `text` must be JSON that parses, and serializing the parsed value must give `text` back
 // (everything the runtime prints is to_json output, which is a fixed point of parse+to_json).
 inline void check_serialized(std::string_view text) {
-  pz::Result<pz::Value> again = pz::parse_json(text);
+  static pz::JsonParser* parser = new pz::JsonParser();  // reused: its buffers stay allocated
+  pz::Result<pz::Value> again = parser->parse(text);
   if (!again.ok()) fail("serialized output does not parse", text, again.status().message());
   std::string round = pz::to_json(again.value());
   if (round != text) fail("serialized output is not stable under parse + to_json", text, round);
@@ -44,6 +53,38 @@ inline std::string serialize_checked(const pz::Value& v) {
   std::string text = pz::to_json(v);
   check_serialized(text);
   return text;
+}
+
+// The demo bundle's text (demo-site/bundle.json), read once: $PZ_FUZZ_DEMO_BUNDLE if set (fuzz.sh
+// sets it), else the path baked in at compile time (-DPZ_FUZZ_DEMO_BUNDLE=..., fuzz/Makefile).
+// Aborts when it cannot be read: a fuzzer without its bundle would test nothing.
+inline const std::string& demo_bundle() {
+  static const std::string* text = [] {
+    const char* path = std::getenv("PZ_FUZZ_DEMO_BUNDLE");
+    if (path == nullptr || *path == '\0') path = PZ_FUZZ_DEMO_BUNDLE;
+    std::ifstream in(path, std::ios::binary);
+    if (!in) {
+      std::fprintf(stderr, "pz fuzz: cannot read the demo bundle %s\n", path);
+      std::abort();
+    }
+    std::ostringstream ss;
+    ss << in.rdbuf();
+    return new std::string(ss.str());
+  }();
+  return *text;
+}
+
+// The input split at '\n' (a trailing newline gives no empty last line), at most `max` lines.
+inline std::vector<std::string_view> lines(std::string_view text, size_t max) {
+  std::vector<std::string_view> out;
+  size_t start = 0;
+  while (start < text.size() && out.size() < max) {
+    size_t nl = text.find('\n', start);
+    if (nl == std::string_view::npos) nl = text.size();
+    out.push_back(text.substr(start, nl - start));
+    start = nl + 1;
+  }
+  return out;
 }
 
 }  // namespace pz_fuzz

@@ -5,7 +5,17 @@
 //             literals of tests/core/logic_test.cpp, and a handful written here
 //   simulate: the vectors' event lines, demo-site/sample-events.jsonl, and `pz eval` lines
 //             {"rule":…, "data":…} built from the rule seeds
-//   json:     all of the above plus JSON edge cases
+//   event:    event lines of the vectors and demo-site/sample-events.jsonl (one per seed and as
+//             streams), and events that break each rule of pz::parse_event
+//   tcf:      TC strings of the tests and vectors, strings encoded here with @iabtcf/core (when
+//             node_modules has it), each also in fuzz_tcf's binary form (0x00, then per segment a
+//             2-byte length and the segment's bytes), and malformed strings
+//   profile:  sync states of tests/vectors/sync, tests/core and docs/sync.md, one per line, in
+//             pairs and triples (fuzz_profile reads up to three lines), plus version vectors
+//   http:     HTTP/1.1 requests written here: every pz-server endpoint with valid keys and bodies
+//             (built from the seeds above), keep-alive sequences, CORS, HEAD, chunked bodies, and
+//             malformed requests (bad keys, paths, lengths, headers over 16 KB)
+//   json:     all of the above but tcf and http, plus JSON edge cases
 // Seeds are named by the SHA-1 of their content, as libFuzzer names what it adds, so re-running
 // overwrites instead of duplicating. Generated files are never committed (build-fuzz/ is output).
 //
@@ -20,7 +30,10 @@ if (!root || !outDir) {
   process.exit(2);
 }
 
-const seeds = { json: new Set(), rule: new Set(), bundle: new Set(), simulate: new Set() };
+const seeds = {
+  json: new Set(), rule: new Set(), bundle: new Set(), simulate: new Set(),
+  event: new Set(), tcf: new Set(), profile: new Set(), http: new Set(),
+};
 const add = (target, text) => {
   if (typeof text === 'string' && text.length > 0 && text.length <= 64 * 1024) seeds[target].add(text);
 };
@@ -151,14 +164,270 @@ for (const t of ['0', '-0', '1e400', '-1e-400', '123456789012345678901234567890'
                  ' \t\r\n[1 , 2 ]\n', '{"\\ud800":"\\udfff"}', '[1e21,1e-7,5e-324,1.7976931348623157e308]']) {
   add('json', t);
 }
-for (const target of ['rule', 'bundle', 'simulate']) for (const t of seeds[target]) add('json', t);
+// ---- events (fuzz_event: one event per line)
+const EVENTS = [];
+for (const f of walk('tests/vectors').filter((p) => p.endsWith('.json'))) {
+  const doc = tryParse(read(f));
+  if (!doc.ok || !isObj(doc.value) || !Array.isArray(doc.value.events)) continue;
+  for (const e of doc.value.events) if (isObj(e) && typeof e.type === 'string') EVENTS.push(JSON.stringify(e));
+}
+if (fs.existsSync(path.join(root, 'demo-site/sample-events.jsonl'))) {
+  for (const line of read('demo-site/sample-events.jsonl').split('\n')) if (line.trim()) EVENTS.push(line);
+}
+EVENTS.push(
+  '{"t":1793610000000,"type":"page_view","id":"x1","page":{"path":"/pricing","url":"https://shop.example/pricing","referrer":"","title":"Pricing"}}',
+  '{"t":1793610000000.7,"type":"purchase","props":{"value":"12.5","currency":"EUR","items":[1,2]}}',
+  '{"t":-1,"type":"add_to_cart","props":{}}',
+  '{"t":8640000000000000,"type":"page_view","page":{}}',
+);
+for (const e of EVENTS) add('event', e);
+for (let i = 0; i < EVENTS.length; i += 6) add('event', EVENTS.slice(i, i + 6).join('\n') + '\n');
+const BAD_EVENTS = [
+  '[]', '"page_view"', 'null', '{}', '{"t":1}', '{"type":"x"}', '{"type":"","t":1}', '{"type":7,"t":1}',
+  `{"type":"${'x'.repeat(129)}","t":1}`, '{"type":"x","t":"1"}', '{"type":"x","t":1e300}',
+  '{"type":"x","t":8640000000000001}', '{"type":"x","t":null}', '{"type":"x","t":1,"id":5}',
+  '{"type":"x","t":1,"props":[]}', '{"type":"x","t":1,"page":"/"}', '{"type":"x","t":1,"page":{"url":1}}',
+  '{"type":"x","t":1,"page":{"path":null}}', '{"type":"x","t":1,"page":{"referrer":[]}}',
+  '{"type":"x","t":1,"page":{"title":{}}}', '{"type":"x","t":1', '{"type":"x","t":1}}', 'not json',
+];
+for (const e of BAD_EVENTS) add('event', e);
+add('event', [EVENTS[0], BAD_EVENTS[5], EVENTS[1] || EVENTS[0], BAD_EVENTS[14], EVENTS[2] || EVENTS[0]].join('\n'));
 
+// ---- TC strings (fuzz_tcf)
+const TC_FILES = ['tests/core/tcf_test.cpp', 'tests/core/consent_test.cpp', 'tests/js/tcf_diff.test.mjs',
+  'tests/js/cli_parity.test.mjs', 'tests/js/runtime_consent.test.mjs', 'tests/js/host.test.mjs',
+  ...walk('tests/vectors').filter((p) => p.endsWith('.json')), ...walk('docs').filter((p) => p.endsWith('.md'))];
+const TC = new Set();
+for (const f of TC_FILES) {
+  if (!fs.existsSync(path.join(root, f))) continue;
+  for (const m of read(f).matchAll(/\bC[A-Za-z0-9_-]{19,}(?:\.[A-Za-z0-9_-]+)*/g)) {
+    if (/[0-9_-]/.test(m[0]) || m[0].length >= 40) TC.add(m[0]);
+  }
+}
+try {
+  const { PurposeRestriction, Segment, SegmentEncoder, TCModel } = await import('@iabtcf/core');
+  let x = 0x2545f491;
+  const rnd = (n) => {
+    x ^= x << 13; x >>>= 0; x ^= x >>> 17; x ^= x << 5; x >>>= 0;
+    return x % n;
+  };
+  const ids = (hi, k) => [...new Set(Array.from({ length: k }, () => 1 + rnd(hi)))];
+  for (let i = 0; i < 24; i++) {
+    const m = new TCModel();
+    m.cmpId = 2 + rnd(4000);
+    m.cmpVersion = rnd(4096);
+    m.consentScreen = rnd(64);
+    m.consentLanguage = 'EN';
+    m.vendorListVersion = rnd(4096);
+    m.policyVersion = [2, 4, 5][rnd(3)];
+    m.isServiceSpecific = rnd(2) === 1;
+    m.publisherCountryCode = 'DE';
+    m.created = new Date(1.7e12 + rnd(1e9) * 100);
+    m.lastUpdated = m.created;
+    m.specialFeatureOptins.set(ids(12, rnd(4)));
+    m.purposeConsents.set(ids(24, rnd(12)));
+    m.purposeLegitimateInterests.set(ids(24, rnd(8)));
+    m.vendorConsents.set(ids(i % 3 === 0 ? 3000 : 200, rnd(40)));
+    m.vendorLegitimateInterests.set(ids(300, rnd(20)));
+    const segs = [Segment.CORE];
+    if (i % 2 === 0) {
+      const gvlIds = new Set(ids(500, 60));
+      for (let k = 0; k < 1 + rnd(3); k++) {
+        const pr = new PurposeRestriction(1 + rnd(24), rnd(3));
+        for (const v of ids(500, 1 + rnd(6))) {
+          gvlIds.add(v);
+          m.publisherRestrictions.add(v, pr);
+        }
+      }
+      m.publisherRestrictions.gvl = { vendorIds: gvlIds };
+    }
+    if (i % 3 !== 2) {
+      m.vendorsDisclosed.set(ids(400, rnd(30)));
+      segs.push(Segment.VENDORS_DISCLOSED);
+    }
+    if (i % 4 === 1) {
+      m.vendorsAllowed.set(ids(400, rnd(10)));
+      segs.push(Segment.VENDORS_ALLOWED);
+    }
+    if (i % 3 === 0) {
+      m.publisherConsents.set(ids(24, rnd(6)));
+      m.publisherLegitimateInterests.set(ids(24, rnd(6)));
+      m.numCustomPurposes = rnd(8);
+      if (m.numCustomPurposes > 0) m.publisherCustomConsents.set(ids(m.numCustomPurposes, 2));
+      segs.push(Segment.PUBLISHER_TC);
+    }
+    TC.add(segs.map((seg) => SegmentEncoder.encode(m, seg)).join('.'));
+  }
+} catch (e) {
+  console.log(`corpus tcf: no strings from @iabtcf/core (${e.message.split('\n')[0]})`);
+}
+const B64URL = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+const tcfBinary = (tc) => {
+  const parts = [Buffer.from([0])];
+  for (const seg of tc.split('.')) {
+    const bits = [...seg.replace(/=+$/, '')].map((c) => Math.max(0, B64URL.indexOf(c)).toString(2).padStart(6, '0')).join('');
+    const bytes = Buffer.alloc(Math.ceil(bits.length / 8));
+    for (let i = 0; i < bits.length; i++) if (bits[i] === '1') bytes[i >> 3] |= 0x80 >> (i & 7);
+    parts.push(Buffer.from([bytes.length >> 8, bytes.length & 255]), bytes);
+  }
+  return Buffer.concat(parts);
+};
+const binarySeeds = [];
+for (const tc of TC) {
+  add('tcf', tc);
+  binarySeeds.push(tcfBinary(tc));
+}
+const firstTc = [...TC][0] || 'CQSbk4AQSbk4ANwAAAENAwCgAAAAAAAAAAYgACPAAAAA';
+for (const t of ['', 'C', 'BOEFEAyOEFEAyAHABDENAI4AAAB9vABAASA', firstTc + '.', firstTc + '..x', firstTc + '==',
+                 firstTc + '=', firstTc.slice(0, 20), firstTc.replace('A', '%'), firstTc + '.QAAA.QAAA', firstTc + '.AAAA',
+                 firstTc + '.4AAA', firstTc + '.YAAAAAAAAAAA.YAAAAAAAAAAA', 'IDKQA4AAgAKAGQAygAAA.' + firstTc]) {
+  add('tcf', t);
+}
+
+// ---- sync states (fuzz_profile: up to three lines)
+const STATES = [];
+const addState = (v) => {
+  if (isObj(v) && v.v !== undefined) STATES.push(JSON.stringify(v));
+};
+for (const f of walk('tests/vectors/sync').filter((p) => p.endsWith('.json'))) {
+  const doc = tryParse(read(f));
+  if (!doc.ok || !isObj(doc.value) || !Array.isArray(doc.value.events)) continue;
+  for (const e of doc.value.events) if (isObj(e) && e.sync !== undefined) addState(e.sync);
+}
+for (const f of [...walk('tests/core').filter((p) => p.endsWith('.cpp')), 'docs/sync.md']) {
+  if (!fs.existsSync(path.join(root, f))) continue;
+  const src = read(f);
+  for (const m of src.matchAll(/R"([^(\s]{0,16})\(([\s\S]*?)\)\1"/g)) {
+    const doc = tryParse(m[2]);
+    if (doc.ok) addState(doc.value);
+  }
+  for (const m of src.matchAll(/```json\n([\s\S]*?)```/g)) {
+    const doc = tryParse(m[1]);
+    if (doc.ok) addState(doc.value);
+  }
+}
+const comp = (device, epoch, version, extra = {}) => ({
+  device, epoch, version, seen: true, first_seen: 1793610000000, last_seen: 1793610120000, sessions: 1,
+  metrics: [['spend', { total: 50, last: 1793610120000, hourly: [[498225, 50]], daily: [[20759, 50]] }]],
+  counts: [['page_view', { total: 2, last: 1793610060000, hourly: [[498225, 2]], daily: [[20759, 2]] }]],
+  exposures: [['vip_offer', [1, 0, 0, 0, 20759, 1, 1, 1, null]]], ...extra,
+});
+const st = (o) => ({ v: 1, erased_at: null, user_id: null, consent: null, traits: [], components: [], ...o });
+for (const v of [
+  st({}),
+  st({ erased_at: 1793611000000 }),
+  st({ user_id: ['user-1', 1793610000000, 0, 'phone'], consent: [{ personalization: true }, 1793610000000, 1, 'phone'] }),
+  st({ consent: [{ personalization: false }, 1793612000000, 0, 'laptop'] }),
+  st({ traits: [['age', 41, 1793610000000, 0, 'phone'], ['plan', 'pro', 1793610000000, 1, 'phone'], ['x', null, 1793610000001, 0, 'laptop']] }),
+  st({ components: [comp('fuzz-device', 0, 99), comp('phone', 0, 5)] }),
+  st({ components: [comp('laptop', 0, 3), comp('phone', 1793611000000, 1)], erased_at: 1793611000000 }),
+  st({ components: Array.from({ length: 16 }, (_, i) => comp(`d${String(i).padStart(2, '0')}`, 0, i + 1)) }),
+  st({ traits: Array.from({ length: 64 }, (_, i) => [`k${String(i).padStart(2, '0')}`, i, 1793610000000 + i, 0, 'd']) }),
+]) addState(v);
+for (const s of STATES) add('profile', s);
+for (let i = 0; i < STATES.length; i++) {
+  const j = (i + 1) % STATES.length;
+  const k = (i + 3) % STATES.length;
+  add('profile', `${STATES[i]}\n${STATES[j]}`);
+  add('profile', `${STATES[i]}\n${STATES[j]}\n${STATES[k]}`);
+}
+for (const t of ['', 'null', '[]', '[["phone",0,5]]', '[["a",0,1],["b",-3,9007199254740991]]', '[["b",0,1],["a",0,1]]',
+                 '{"v":2}', '{"v":1,"erased_at":"soon"}', '{"v":1,"components":[{"device":"d"}]}']) {
+  add('profile', t);
+  if (STATES.length) add('profile', `${STATES[0]}\n${t}\n${STATES[STATES.length - 1]}`);
+}
+
+// ---- HTTP requests (fuzz_http: the bytes of one connection)
+const CRLF = '\r\n';
+const req = (method, target, { key, body, origin, headers = [], close = false, http10 = false } = {}) => {
+  const h = [`${method} ${target} HTTP/1.${http10 ? 0 : 1}`, 'Host: 127.0.0.1'];
+  if (key) h.push(`Authorization: Bearer ${key}`);
+  if (origin) h.push(`Origin: ${origin}`);
+  if (body !== undefined) h.push('Content-Type: application/json', `Content-Length: ${Buffer.byteLength(body)}`);
+  if (close) h.push('Connection: close');
+  h.push(...headers);
+  return h.join(CRLF) + CRLF + CRLF + (body ?? '');
+};
+const T = 1793613600000;
+const ev = (i, extra = {}) => ({ t: T + i * 1000, type: 'page_view', id: `e${i}`, page: { path: '/pricing' }, ...extra });
+const collect = JSON.stringify({ anonymous_id: 'anon-1', events: [ev(1), ev(2, { type: 'purchase', props: { value: 120 } })] });
+const stateA = STATES.find((s) => s.includes('"components":[{')) || JSON.stringify(st({}));
+const sync = JSON.stringify({ id: 'anon-1', delta: JSON.parse(stateA), versions: [['phone', 0, 1]] });
+const identify = JSON.stringify({ anonymous_id: 'anon-1', user_id: 'user-1' });
+const decide = JSON.stringify({ id: 'anon-1', slots: ['hero', 'banner', 'offer_bar', 'recs'], now: T + 5000,
+  page: { path: '/pricing' }, context: { device: 'mobile' }, consent: { personalization: true }, why: true });
+const demoBundle = fs.existsSync(path.join(root, 'demo-site/bundle.json')) ? read('demo-site/bundle.json') : '{"version":"x"}';
+const smallBundle = JSON.stringify({ version: 'fuzz-2', segments: [{ id: 's', rule: { '>=': [{ count: ['page_view', '7d'] }, 1] } }],
+  defaults: { hero: { content: { title: 'hi' } } } });
+const HTTP = [
+  req('GET', '/healthz'), req('HEAD', '/healthz'), req('GET', '/metrics'),
+  req('POST', '/v1/collect', { key: 'pk_demo', body: collect }),
+  req('POST', '/v1/collect?key=pk_demo', { body: collect }),
+  req('POST', '/v1/collect?key=sk_demo', { body: collect }),
+  req('POST', '/v1/collect', { key: 'pk_demo', origin: 'https://shop.example', body: collect }),
+  req('POST', '/v1/collect', { key: 'pk_demo', origin: 'https://evil.example', body: collect }),
+  req('POST', '/v1/collect', { key: 'pk_demo', body: '{"anonymous_id":"a","events":[{"t":"x"},{"type":"y","t":1}]}' }),
+  req('POST', '/v1/sync', { key: 'pk_demo', body: sync }),
+  req('POST', '/v1/identify', { key: 'pk_demo', body: identify }),
+  req('POST', '/v1/decide', { key: 'pk_demo', body: decide }),
+  req('POST', '/v1/decide', { key: 'pk_other', body: decide }),
+  req('GET', '/v1/bundle', { key: 'pk_demo' }),
+  req('GET', '/v1/bundle?key=pk_demo', { headers: ['If-None-Match: W/"x", *'] }),
+  req('PUT', '/v1/bundle', { key: 'sk_demo', body: smallBundle }),
+  req('PUT', '/v1/bundle', { key: 'sk_demo', body: '{"version":1,"segments":"x"}' }),
+  req('PUT', '/v1/bundle', { key: 'pk_demo', body: smallBundle }),
+  req('GET', '/v1/bundle/versions', { key: 'sk_demo' }),
+  req('POST', '/v1/bundle/rollback', { key: 'sk_demo', body: '{"version":1}' }),
+  req('POST', '/v1/bundle/rollback', { key: 'sk_demo', body: '' }),
+  req('GET', '/v1/profiles/anon-1', { key: 'sk_demo' }),
+  req('GET', '/v1/profiles/user%2D1', { key: 'sk_demo' }),
+  req('DELETE', '/v1/profiles/anon-1', { key: 'sk_demo' }),
+  req('GET', '/v1/profiles/anon-1', { key: 'sk_demo', origin: 'https://shop.example' }),
+  req('OPTIONS', '/v1/collect', { origin: 'https://shop.example', headers: ['Access-Control-Request-Method: POST'] }),
+  req('OPTIONS', '/v1/collect', { origin: 'https://evil.example' }),
+  req('GET', '/'), req('GET', '/index.html'), req('HEAD', '/app.js'), req('GET', '/sub/a.txt', { headers: ['If-None-Match: *'] }),
+  req('GET', '/sub/'), req('GET', '/../secret.txt'), req('GET', '/%2e%2e/secret.txt'), req('GET', '/sub/..%2f..%2fsecret.txt'),
+  req('GET', '/sub/%00'), req('GET', '/%zz'), req('GET', '/nope', { http10: true }),
+  req('DELETE', '/v1/collect', { key: 'pk_demo' }), req('PATCH', '/v1/bundle', { key: 'sk_demo', body: '{}' }),
+  req('POST', '/v1/collect', { key: 'nope', body: '{}' }), req('POST', '/v1/sync', { key: 'pk_demo', body: '[1]' }),
+  req('POST', '/v1/sync', { key: 'pk_demo', body: '{"id":"a","delta":{"v":1,"erased_at":"soon"}}' }),
+  req('POST', '/v1/decide', { key: 'pk_demo', body: '{"id":"a","slots":[]}' }),
+  'POST /v1/collect HTTP/1.1\r\nAuthorization: Bearer pk_demo\r\nTransfer-Encoding: chunked\r\n\r\n' +
+    `${Buffer.byteLength(collect).toString(16)}\r\n${collect}\r\n0\r\n\r\n`,
+  'POST /v1/collect HTTP/1.1\r\nAuthorization: Bearer pk_demo\r\nContent-Length: 99999999\r\n\r\n{}',
+  'POST /v1/collect HTTP/1.1\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\n{}',
+  'GET /healthz HTTP/1.1\r\nX-Big: ' + 'a'.repeat(16 * 1024) + '\r\n\r\n',
+  'GET /healthz HTTP/2.0\r\n\r\n', 'GET  /healthz HTTP/1.1\r\n\r\n', 'GET /healthz\r\n\r\n', '\r\n\r\n',
+  'GET /healthz HTTP/1.1\r\nFoo\r\n\r\n', 'GET /healthz HTTP/1.1\nHost: x\n\n',
+];
+for (const h of HTTP) add('http', h);
+// Keep-alive sequences: what a visitor's browser and an admin do on one connection.
+add('http', [req('POST', '/v1/collect', { key: 'pk_demo', body: collect }), req('POST', '/v1/sync', { key: 'pk_demo', body: sync }),
+  req('POST', '/v1/decide', { key: 'pk_demo', body: decide }), req('POST', '/v1/identify', { key: 'pk_demo', body: identify }),
+  req('POST', '/v1/sync', { key: 'pk_demo', body: sync.replace('anon-1', 'user-1') }),
+  req('GET', '/v1/profiles/user-1', { key: 'sk_demo' }), req('DELETE', '/v1/profiles/user-1', { key: 'sk_demo' }),
+  req('POST', '/v1/decide', { key: 'pk_demo', body: decide, close: true })].join(''));
+add('http', [req('PUT', '/v1/bundle', { key: 'sk_demo', body: smallBundle }), req('GET', '/v1/bundle/versions', { key: 'sk_demo' }),
+  req('POST', '/v1/decide', { key: 'pk_demo', body: decide }), req('POST', '/v1/bundle/rollback', { key: 'sk_demo', body: '' }),
+  req('GET', '/v1/bundle', { key: 'pk_demo' })].join(''));
+add('http', req('PUT', '/v1/bundle', { key: 'sk_other', body: demoBundle }));
+for (const e of EVENTS.slice(0, 8)) {
+  add('http', req('POST', '/v1/collect', { key: 'pk_demo', body: `{"anonymous_id":"a","events":[${e}]}` }));
+}
+for (const s of STATES.slice(0, 8)) {
+  add('http', req('POST', '/v1/sync', { key: 'pk_other', body: `{"id":"p","delta":${s}}` }));
+}
+
+for (const target of ['rule', 'bundle', 'simulate', 'event', 'profile']) for (const t of seeds[target]) add('json', t);
+
+const binary = { tcf: binarySeeds };
 for (const [target, set] of Object.entries(seeds)) {
   const dir = path.join(outDir, target);
   fs.mkdirSync(dir, { recursive: true });
-  for (const text of set) {
-    const name = crypto.createHash('sha1').update(text).digest('hex');
-    fs.writeFileSync(path.join(dir, name), text);
+  const all = [...set, ...(binary[target] || [])];
+  for (const data of all) {
+    const name = crypto.createHash('sha1').update(data).digest('hex');
+    fs.writeFileSync(path.join(dir, name), data);
   }
-  console.log(`corpus ${target}: ${set.size} seeds`);
+  console.log(`corpus ${target}: ${all.length} seeds`);
 }

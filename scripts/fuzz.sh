@@ -5,8 +5,10 @@
 # prints the reproducer path; replay one with `build-fuzz/fuzz_<name> <file>`.
 #   scripts/fuzz.sh [SECONDS_PER_TARGET]
 # Environment: PZ_FUZZ_TARGETS="json rule" limits the targets; PZ_FUZZ_JOBS sets the parallelism.
+# Dictionaries: fuzz/dict/json.dict for every target, plus fuzz/dict/<name>.dict when there is one.
 # Needs the Debian packages clang-14, libclang-rt-14-dev (libFuzzer/ASan/UBSan runtimes) and make,
-# plus llvm-14 for symbolized stack traces, and node with node_modules/ (scripts/setup.sh).
+# plus llvm-14 for symbolized stack traces, and node with node_modules/ (scripts/setup.sh);
+# fuzz_http also builds the server (libboost-dev, libsqlite3-dev, libsodium-dev, libhiredis-dev).
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
@@ -63,6 +65,23 @@ for sym in llvm-symbolizer-14 /usr/lib/llvm-14/bin/llvm-symbolizer llvm-symboliz
   fi
 done
 export PZ_FUZZ_DEMO_BUNDLE="$ROOT/demo-site/bundle.json"
+# fuzz_http keeps its SQLite store and static files in a temporary directory pz-fuzz-<pid>-*
+# (removed at exit; what a crashed run left is removed here, never a running one's).
+mkdir -p "$OUT/tmp"
+for d in "$OUT"/tmp/pz-fuzz-*; do
+  [ -e "$d" ] || continue
+  pid=${d##*/pz-fuzz-}
+  pid=${pid%%-*}
+  [ -n "$pid" ] && [ -d "/proc/$pid" ] || rm -rf "$d"
+done
+export TMPDIR="$OUT/tmp"
+
+# libFuzzer takes one -dict: json.dict, with the target's own appended when it has one.
+mkdir -p "$OUT/dict"
+for t in "${targets[@]}"; do
+  cat "$ROOT/fuzz/dict/json.dict" >"$OUT/dict/$t.dict"
+  if [ -f "$ROOT/fuzz/dict/$t.dict" ]; then cat "$ROOT/fuzz/dict/$t.dict" >>"$OUT/dict/$t.dict"; fi
+done
 
 run_one() {
   local t=$1
@@ -71,9 +90,14 @@ run_one() {
   local mode=(-max_total_time="$secs")
   [ "$secs" -eq 0 ] && mode=(-runs=0)
   set +e
-  "$bin" "$corpus" -dict="$ROOT/fuzz/dict/json.dict" "${mode[@]}" -rss_limit_mb=2048 -timeout=10 \
-    -artifact_prefix="$art" -print_final_stats=1 >"$OUT/logs/$t.log" 2>&1
-  echo $? >"$OUT/logs/$t.rc"
+  # The fuzzer's CPU time (user + system s) goes to $t.cpu: on a busy machine it is less than the
+  # wall time -max_total_time bounds.
+  (
+    TIMEFORMAT='%U %S'
+    time "$bin" "$corpus" -dict="$OUT/dict/$t.dict" "${mode[@]}" -rss_limit_mb=2048 -timeout=10 \
+      -artifact_prefix="$art" -print_final_stats=1 >"$OUT/logs/$t.log" 2>&1
+    echo $? >"$OUT/logs/$t.rc"
+  ) 2>"$OUT/logs/$t.cpu"
 }
 
 start=$SECONDS
@@ -100,8 +124,9 @@ for t in "${targets[@]}"; do
   rc=$(cat "$OUT/logs/$t.rc" 2>/dev/null || echo 99)
   stats=$(grep -E '^stat::number_of_executed_units' "$OUT/logs/$t.log" | awk '{print $2}' || true)
   cov=$(grep -oE 'cov: [0-9]+' "$OUT/logs/$t.log" | tail -n 1 || true)
+  cpu=$(awk 'NF == 2 { printf "%.0f", $1 + $2 }' "$OUT/logs/$t.cpu" 2>/dev/null || true)
   if [ "$rc" -eq 0 ]; then
-    echo "fuzz: fuzz_$t ok (${stats:-?} runs, ${cov:-cov: ?})"
+    echo "fuzz: fuzz_$t ok (${stats:-?} runs, ${cov:-cov: ?}, ${cpu:-?} CPU-s)"
     continue
   fi
   failed=1

@@ -7,10 +7,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 mode=${1:-all}
-pkgs=(g++ cmake make nodejs npm libboost-dev libsqlite3-dev emscripten node-acorn curl)
+pkgs=(g++ cmake make pkg-config nodejs npm libboost-dev libsqlite3-dev libsodium-dev libhiredis-dev
+      emscripten node-acorn curl)
 if [ "$mode" != "--demo" ]; then
   pkgs+=(libgtest-dev nlohmann-json3-dev brotli clang-format
-        clang-14 libclang-rt-14-dev llvm-14 sqlite3 wrk chromium)
+        clang-14 libclang-rt-14-dev llvm-14 sqlite3 wrk chromium redis-server redis-tools)
 fi
 
 missing=()

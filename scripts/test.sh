@@ -3,7 +3,8 @@
 # build with its import check, the JS SDK build with its size report, the node tests (host, CLI
 # parity on every vector, differential JsonLogic and TCF on native and wasm, the browser runtime
 # on jsdom, a real pz-server process), the
-# wasm/native benchmark (printed), short fuzz runs, and the sanitizer build of the core tests.
+# wasm/native benchmark (printed), short fuzz runs, and the sanitizer build (ASan+UBSan) of the
+# GoogleTest suites and of pz-server under the node server tests.
 # Exits non-zero on the first failure.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -62,9 +63,32 @@ bash scripts/demo.sh --check
 echo "== libFuzzer: every parser entry point, 20 s each"
 scripts/fuzz.sh 20
 
-echo "== core tests under ASan+UBSan"
+echo "== native tests under ASan+UBSan: GoogleTest (core, server), then the server tests against pz-server"
 cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DPZ_SANITIZE=ON -DPZ_DEVELOPER=ON >/dev/null
-cmake --build build-asan -j"$jobs" --target pz_core_tests pz pz_server_tests
+cmake --build build-asan -j"$jobs" --target pz_core_tests pz pz_server_tests pz-server
 # Fewer random CRDT histories under the sanitizers (100,000 in the plain run above).
 PZ_CRDT_HISTORIES=5000 ctest --test-dir build-asan --output-on-failure -j"$jobs"
+# Every sanitizer report of a pz-server (or pz) process goes to a file in build-asan/sanitizer/:
+# a report at exit (a leak found after SIGTERM) does not fail the test that stopped the server,
+# so any file there fails this step. A server killed with SIGKILL (durability, Redis cluster)
+# reports nothing, and a server a test starts to fail (bad flags) exits before it could.
+san="$PWD/build-asan/sanitizer"
+rm -rf "$san"
+mkdir -p "$san"
+san_start=$SECONDS
+san_status=0
+ASAN_OPTIONS="detect_leaks=1:halt_on_error=1:log_path=$san/asan" \
+  UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1:log_path=$san/ubsan" \
+  PZ_SERVER="$PWD/build-asan/pz-server" PZ_BIN="$PWD/build-asan/pz" \
+  node --test tests/server/ || san_status=1
+if [ -n "$(ls -A "$san")" ]; then
+  for f in "$san"/*; do
+    echo "---- $f"
+    head -n 80 "$f"
+  done
+  echo "sanitizer reports from the server tests (above)" >&2
+  san_status=1
+fi
+[ "$san_status" -eq 0 ] || exit 1
+echo "(the server tests against the ASan+UBSan pz-server took $((SECONDS - san_start)) s)"
 echo "== all tests passed"

@@ -1249,10 +1249,6 @@ Status Engine::merge_state(std::string_view json, int64_t now) {
       s.profile.exposures[i] = x ? *x : Exposure();
     }
   }
-  // Registers: the merged winners become this device's view.
-  s.user_reg = merged.user_id;
-  s.profile.user_id =
-      s.user_reg.set && s.user_reg.value.is_string() ? s.user_reg.value.as_string() : "";
   if (merged.consent.set &&
       (!s.consent_reg.set || compare(merged.consent.stamp, s.consent_reg.stamp) > 0)) {
     s.consent_reg = merged.consent;
@@ -1267,9 +1263,22 @@ Status Engine::merge_state(std::string_view json, int64_t now) {
       }
       s.consent.given = true;
     }
-    // Withdrawn on another device: erase as of that withdrawal (the epoch it carries).
-    if (had && !s.consent.personalization) erase(merged.consent.stamp.ms);
+    // Withdrawn on another device: erase as of that withdrawal (the epoch it carries). The
+    // state may carry no erasure epoch (a device that never had personalization), so the epoch
+    // is applied to what this merge brings too: registers and other devices' components from
+    // before it are gone, as on every replica that merges the state this engine now exports.
+    if (had && !s.consent.personalization) {
+      erase(merged.consent.stamp.ms);
+      ProfileState epoch;
+      epoch.erased = true;
+      epoch.erased_at = s.profile.erased_at;
+      merged = merge(merged, epoch);
+    }
   }
+  // Registers: the merged winners become this device's view.
+  s.user_reg = merged.user_id;
+  s.profile.user_id =
+      s.user_reg.set && s.user_reg.value.is_string() ? s.user_reg.value.as_string() : "";
   s.trait_regs = merged.traits;
   std::vector<Member> traits;
   for (const auto& [key, reg] : s.trait_regs) {

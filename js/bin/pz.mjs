@@ -16,7 +16,10 @@ const USAGE =
   '  simulate --bundle FILE [--id ID]    one visitor: stdin JSONL events/controls -> decisions\n' +
   '  explain --bundle FILE [--id ID]     as simulate, printing why each slot got its content\n' +
   '  validate FILE                       check a bundle; exit 1 with every error\n' +
-  '  tcf STRING | tcf -                  decode an IAB TCF v2.2 TC string (- : one per stdin line)\n';
+  '  tcf STRING | tcf -                  decode an IAB TCF v2.2 TC string (- : one per stdin line)\n' +
+  '  keygen                              a new Ed25519 key pair for signed bundles (JSON)\n' +
+  '  sign --key FILE BUNDLE [-o SIG]     sign a bundle: writes BUNDLE.sig (-o -: stdout only)\n' +
+  "  verify --pubkey KEY BUNDLE [SIG]    check a bundle's signature (SIG default: BUNDLE.sig)\n";
 
 const NL = Buffer.from('\n');
 
@@ -154,6 +157,11 @@ async function main(argv) {
   if (cmd === '--help' || cmd === '-h' || cmd === 'help') {
     process.stdout.write(USAGE);
     return 0;
+  }
+  if (['keygen', 'sign', 'verify'].includes(cmd)) {
+    // Signed bundles need libsodium: the native pz has them (docs/bundle.md "Signed bundles").
+    process.stderr.write(`pz: ${cmd} is not supported in the wasm CLI; use the native pz\n`);
+    return 2;
   }
   if (!['eval', 'simulate', 'explain', 'validate', 'tcf'].includes(cmd)) {
     process.stderr.write(`pz: unknown command ${cmd}\n${USAGE}`);

@@ -160,6 +160,19 @@ export interface PzOptions {
   bundleUrl?: string;
   /** An inline bundle (object or JSON text); with bundleUrl it is the fallback. */
   bundle?: object | string;
+  /**
+   * Signed bundles (docs/bundle.md "Signed bundles"): base64 Ed25519 public keys (several while
+   * keys are rotated). Set, a bundle reaches the core only after its signature verified with
+   * WebCrypto: the fetched one against its Pz-Signature response header, the stored copy
+   * ("<storageKey>.b" keeps the signature) and the inline bundle against bundleSignature. A
+   * refused bundle is reported ('error') and the current one stays; bad keys refuse every bundle.
+   */
+  bundlePublicKeys?: string[];
+  /**
+   * The inline bundle's signature (`keyid=<16 hex digits>, sig=<base64>`), needed with
+   * bundlePublicKeys; the inline bundle must then be its signed JSON text, not an object.
+   */
+  bundleSignature?: string;
   /** The wasm core's URL (default in pz.js: pz_core.wasm next to the script). */
   wasmUrl?: string;
   /** The wasm core itself: bytes or a compiled module (edge runtimes). */
@@ -183,7 +196,7 @@ export interface PzOptions {
   storage?: StorageLike | null;
   /**
    * Key prefix in storage (default "pz": keys "pz" (ids, user id, sync cursor, profile state),
-   * "pz.b" (the bundle) and "pz.q" (the collect queue)).
+   * "pz.b" (the bundle, with its signature when signed) and "pz.q" (the collect queue)).
    */
   storageKey?: string;
   /**
@@ -227,9 +240,10 @@ export interface PzOptions {
   /**
    * Retries of collect, sync and identify after a 408, 429, 5xx or network error: full-jitter
    * backoff, random() × min(max, base × 2^n) ms for the n-th failure in a row (default base
-   * 1000, max 60000); a 429's Retry-After seconds win.
+   * 1000, max 60000); a 429's Retry-After seconds win. A request without an answer after
+   * timeout ms (default 10000; 0: no limit) fails like a network error.
    */
-  retry?: { base?: number; max?: number };
+  retry?: { base?: number; max?: number; timeout?: number };
   /** navigator.sendBeacon (default: the window's, when it has one). */
   sendBeacon?: (url: string, data: Blob) => boolean;
   /** Timers for batching, retries and periodic sync (default: the window's). */
@@ -294,8 +308,9 @@ export interface PzApi {
    */
   reset(): Promise<void>;
   /**
-   * Refetches bundleUrl (If-None-Match); a failure keeps the current bundle. Resolves true when
-   * the fetched (or 304-confirmed) bundle is active.
+   * Refetches bundleUrl (If-None-Match); a failure (or, with bundlePublicKeys, a signature that
+   * does not verify) keeps the current bundle. Resolves true when the fetched (or 304-confirmed)
+   * bundle is active.
    */
   refresh(): Promise<boolean | undefined>;
   /** Resolves when every earlier call has been applied and the profile persisted (when allowed). */

@@ -15,6 +15,7 @@
 #include "pz/json.h"
 #include "pz/logic.h"
 #include "pz/murmur3.h"
+#include "signature.h"
 
 namespace pz::server {
 
@@ -28,6 +29,31 @@ const char kCorsMethods[] = "GET, POST, PUT, DELETE, OPTIONS";
 const char kCorsHeaders[] = "authorization, content-type, if-none-match";
 
 std::string quote(const std::string& s) { return to_json(Value::String(s)); }
+
+// The signature a bundle version is stored with (docs/bundle.md "Signed bundles"): on a site
+// with bundle_public_keys it must verify over the body; elsewhere one given is only checked for
+// its form. The canonical text, "" for none; an error says what is wrong.
+Result<std::string> checked_signature(const Site& site, const std::string& body,
+                                      const std::string& text) {
+  if (site.bundle_verifier) {
+    Status st = site.bundle_verifier->verify(body, text);
+    if (!st.ok()) {
+      if (st.message() == "signature missing") {
+        return Status(Code::kInvalidArgument,
+                      "signature missing: site " + site.id +
+                          " accepts only bundles signed by one of its bundle_public_keys "
+                          "(Pz-Signature: keyid=<16 hex digits>, sig=<base64>; `pz sign` makes "
+                          "one)");
+      }
+      return st;
+    }
+  } else if (text.find_first_not_of(" \t") == std::string::npos) {
+    return std::string();
+  }
+  Result<Signature> sig = parse_signature(text);
+  if (!sig.ok()) return sig.status();
+  return format_signature(sig.value());
+}
 
 std::string error_body(const std::string& code, const std::string& message,
                        const std::string& extra = "") {
@@ -269,7 +295,7 @@ struct Api::Call {
     if (cors) {
       r.headers.emplace_back("Access-Control-Allow-Origin", req.origin);
       r.headers.emplace_back("Vary", "Origin");
-      r.headers.emplace_back("Access-Control-Expose-Headers", "ETag, Retry-After");
+      r.headers.emplace_back("Access-Control-Expose-Headers", "ETag, Retry-After, Pz-Signature");
     }
     respond(std::move(r));
   }
@@ -287,6 +313,13 @@ struct Api::Call {
     reply(std::move(r));
   }
   void fail(const Status& st) { fail(http_status(st.code()), st.message(), st.code()); }
+  // An error with a code of its own (invalid_signature).
+  void fail_as(int status, const char* error, const std::string& message) {
+    Response r;
+    r.status = status;
+    r.body = error_body(error, message);
+    reply(std::move(r));
+  }
   // The JSON object body, or a 400 naming the byte offset.
   bool object(Value& out) {
     Result<Value> doc = thread_parser().parse(req.body);
@@ -304,7 +337,11 @@ struct Api::Call {
 };
 
 Api::Api(Sites sites, Store& store, Metrics& metrics, ApiOptions options)
-    : sites_(std::move(sites)), store_(store), metrics_(metrics), options_(std::move(options)) {
+    : sites_(std::move(sites)),
+      store_(store),
+      metrics_(metrics),
+      options_(std::move(options)),
+      ip_limiter_(options_.ip_rate_limit, options_.ip_rate_limit * 2) {
   if (!options_.defer) options_.defer = [](std::function<void()> f) { f(); };
   if (!options_.clock) {
     options_.clock = [] {
@@ -323,8 +360,19 @@ Status Api::seed_bundles(const std::string& default_file) {
     if (!stored.ok()) return stored.status();
     if (stored.value().has_value()) {
       const BundleVersion& b = *stored.value();
-      set_active(site->id, std::make_shared<ActiveBundle>(
-                               ActiveBundle{b.version, b.etag, b.bundle_version, b.body}));
+      if (site->bundle_verifier) {
+        Status st = site->bundle_verifier->verify(b.body, b.signature);
+        if (!st.ok()) {
+          return Status(Code::kInvalidArgument,
+                        "site " + site->id + ": the active bundle (version " +
+                            std::to_string(b.version) +
+                            ") does not pass the site's bundle_public_keys: " + st.message() +
+                            ". Keep its key configured until a bundle signed with a current key "
+                            "is PUT (docs/bundle.md \"Signed bundles\")");
+        }
+      }
+      set_active(site->id, std::make_shared<ActiveBundle>(ActiveBundle{
+                               b.version, b.etag, b.bundle_version, b.body, b.signature}));
       continue;
     }
     const std::string file = site->bundle_file.empty() ? default_file : site->bundle_file;
@@ -334,6 +382,27 @@ Status Api::seed_bundles(const std::string& default_file) {
     std::stringstream ss;
     ss << in.rdbuf();
     const std::string body = ss.str();
+    // Its signature, when there is one, is FILE.sig (`pz sign` writes it); on a site with
+    // bundle_public_keys it is required and must verify.
+    const std::string sig_file = file + ".sig";
+    std::string sig_text;
+    std::ifstream sig_in(sig_file, std::ios::binary);
+    if (sig_in) {
+      std::stringstream sig_ss;
+      sig_ss << sig_in.rdbuf();
+      sig_text = sig_ss.str();
+    } else if (site->bundle_verifier) {
+      return Status(Code::kInvalidArgument,
+                    "bundle file " + file + ": site " + site->id +
+                        " accepts only signed bundles (bundle_public_keys), and its signature " +
+                        sig_file + " cannot be read (make it with `pz sign --key KEY_FILE " + file +
+                        "`)");
+    }
+    Result<std::string> signature = checked_signature(*site, body, sig_text);
+    if (!signature.ok()) {
+      return Status(Code::kInvalidArgument,
+                    "bundle file " + file + ": " + sig_file + ": " + signature.status().message());
+    }
     Bundle compiled;
     std::vector<BundleError> errors;
     if (!compile_bundle(body, compiled, errors)) {
@@ -344,18 +413,21 @@ Status Api::seed_bundles(const std::string& default_file) {
     v.bundle_version = compiled.version;
     v.created = now();
     v.body = body;
+    v.signature = signature.take();
     std::promise<Result<BundleVersion>> done;
     auto future = done.get_future();
     store_.put_bundle(site->id, v, [&done](Result<BundleVersion> r) { done.set_value(r); });
     Result<BundleVersion> stored_v = future.get();
     if (!stored_v.ok()) return stored_v.status();
-    set_active(site->id, std::make_shared<ActiveBundle>(ActiveBundle{
-                             stored_v.value().version, v.etag, v.bundle_version, body}));
+    set_active(site->id,
+               std::make_shared<ActiveBundle>(ActiveBundle{stored_v.value().version, v.etag,
+                                                           v.bundle_version, body, v.signature}));
   }
   return Status::Ok();
 }
 
 std::shared_ptr<const Api::ActiveBundle> Api::active(const std::string& site) {
+  if (options_.bundle_refresh_ms > 0) refresh_active(site);
   std::lock_guard<std::mutex> lock(bundles_mu_);
   auto it = bundles_.find(site);
   return it == bundles_.end() ? nullptr : it->second;
@@ -364,6 +436,43 @@ std::shared_ptr<const Api::ActiveBundle> Api::active(const std::string& site) {
 void Api::set_active(const std::string& site, std::shared_ptr<const ActiveBundle> bundle) {
   std::lock_guard<std::mutex> lock(bundles_mu_);
   bundles_[site] = std::move(bundle);
+  ++bundle_checks_[site].changes;
+}
+
+// Another server may have activated a bundle (a shared store): read the active one again when
+// the last read is older than bundle_refresh_ms. A failed read keeps the one we have; a read
+// that a local activation overtook is dropped.
+void Api::refresh_active(const std::string& site) {
+  using namespace std::chrono;
+  const int64_t t = duration_cast<milliseconds>(steady_clock::now().time_since_epoch()).count();
+  uint64_t changes = 0;
+  {
+    std::lock_guard<std::mutex> lock(bundles_mu_);
+    BundleCheck& check = bundle_checks_[site];
+    if (check.at != 0 && t - check.at < options_.bundle_refresh_ms) return;
+    check.at = t;
+    changes = check.changes;
+  }
+  Result<std::optional<BundleVersion>> stored = store_.active_bundle(site);
+  if (!stored.ok() || !stored.value().has_value()) return;
+  const BundleVersion& b = *stored.value();
+  // A bundle another server activated is verified here too (signed bundles are verified before
+  // they are activated anywhere): one that fails keeps the current bundle.
+  for (const auto& s : sites_.sites) {
+    if (s->id != site || !s->bundle_verifier) continue;
+    if (!s->bundle_verifier->verify(b.body, b.signature).ok()) {
+      metrics_.bundle_refresh_rejected.fetch_add(1);
+      return;
+    }
+  }
+  std::lock_guard<std::mutex> lock(bundles_mu_);
+  if (bundle_checks_[site].changes != changes) return;
+  auto it = bundles_.find(site);
+  if (it != bundles_.end() && it->second->version == b.version && it->second->etag == b.etag) {
+    return;
+  }
+  bundles_[site] = std::make_shared<ActiveBundle>(
+      ActiveBundle{b.version, b.etag, b.bundle_version, b.body, b.signature});
 }
 
 bool Api::take_token(const Key& key, double& retry_after_s) {
@@ -402,6 +511,26 @@ void Api::route(const CallPtr& call) {
   if (shutting_down_) {
     call->route = "shutdown";
     return call->fail(503, "the server is shutting down");
+  }
+  // The per-address limit comes before everything that costs (a key lookup, a body parse), so
+  // that a flood without a key, or with many keys, from one address is limited too. Health
+  // checks and metrics scrapes are cheap and come from the operator's own probes: not limited.
+  if (ip_limiter_.enabled() && path != "/healthz" && path != "/metrics") {
+    using namespace std::chrono;
+    const double t = duration<double>(steady_clock::now().time_since_epoch()).count();
+    double retry_after = 0;
+    if (!ip_limiter_.take(req.remote, t, retry_after)) {
+      metrics_.rate_limited.fetch_add(1);
+      metrics_.ip_rate_limited.fetch_add(1);
+      call->route = "rate_limited";
+      call->cors = v1 && !req.origin.empty() && sites_.any_allows(req.origin);
+      Response r;
+      r.status = 429;
+      r.body = error_body("rate_limited", "too many requests from this address; retry later");
+      r.headers.emplace_back("Retry-After", std::to_string(std::max<int64_t>(
+                                                1, std::llround(std::ceil(retry_after)))));
+      return call->reply(std::move(r));
+    }
   }
   // CORS preflight: it carries no key, so it is answered for any origin some site allows.
   if (req.method == "OPTIONS") {
@@ -797,6 +926,7 @@ void Api::get_bundle(const CallPtr& call) {
   if (!b) return call->fail(404, "this site has no bundle yet (PUT /v1/bundle)");
   Response r;
   r.headers = {{"ETag", b->etag}, {"Cache-Control", "no-cache"}};
+  if (!b->signature.empty()) r.headers.emplace_back("Pz-Signature", b->signature);
   if (etag_matches(call->req.if_none_match, b->etag)) {
     r.status = 304;
     r.content_type.clear();
@@ -807,6 +937,13 @@ void Api::get_bundle(const CallPtr& call) {
 }
 
 void Api::put_bundle(const CallPtr& call) {
+  const Site& site_ref = *call->key->site;
+  Result<std::string> signature = checked_signature(site_ref, call->req.body, call->req.signature);
+  if (!signature.ok()) {
+    return call->fail_as(
+        422, "invalid_signature",
+        "bundle rejected (the active bundle stays): " + signature.status().message());
+  }
   Bundle compiled;
   std::vector<BundleError> errors;
   if (!compile_bundle(call->req.body, compiled, errors)) {
@@ -826,16 +963,37 @@ void Api::put_bundle(const CallPtr& call) {
   v.bundle_version = compiled.version;
   v.created = now();
   v.body = call->req.body;
+  v.signature = signature.take();
   const std::string site = call->key->site->id;
+  if (!begin_bundle_change(call)) return;
   store_.put_bundle(site, std::move(v), activated(call, site));
+}
+
+bool Api::begin_bundle_change(const CallPtr& call) {
+  const Site& site = *call->key->site;
+  if (!site.bundle_verifier) return true;
+  std::lock_guard<std::mutex> lock(bundles_mu_);
+  if (!bundle_changing_.insert(site.id).second) {
+    call->fail(409, "another change of this site's bundle is being written; retry",
+               Code::kConflict);
+    return false;
+  }
+  return true;
+}
+
+void Api::end_bundle_change(const Site& site) {
+  if (!site.bundle_verifier) return;
+  std::lock_guard<std::mutex> lock(bundles_mu_);
+  bundle_changing_.erase(site.id);
 }
 
 Done<BundleVersion> Api::activated(const CallPtr& call, const std::string& site) {
   return [this, call, site](Result<BundleVersion> r) {
+    end_bundle_change(*call->key->site);
     if (!r.ok()) return call->fail(r.status());
     const BundleVersion& b = r.value();
     set_active(site, std::make_shared<ActiveBundle>(
-                         ActiveBundle{b.version, b.etag, b.bundle_version, b.body}));
+                         ActiveBundle{b.version, b.etag, b.bundle_version, b.body, b.signature}));
     metrics_.bundle_updates.fetch_add(1);
     call->ok("{\"version\":" + std::to_string(b.version) + ",\"etag\":" + quote(b.etag) +
              ",\"bundle_version\":" + quote(b.bundle_version) + "}");
@@ -850,7 +1008,8 @@ void Api::bundle_versions(const CallPtr& call) {
   for (const BundleVersion& b : list.value().versions) {
     out += std::string(first ? "" : ",") + "{\"version\":" + std::to_string(b.version) +
            ",\"etag\":" + quote(b.etag) + ",\"bundle_version\":" + quote(b.bundle_version) +
-           ",\"created\":" + std::to_string(b.created) + "}";
+           ",\"created\":" + std::to_string(b.created) +
+           ",\"signature\":" + (b.signature.empty() ? "null" : quote(b.signature)) + "}";
     first = false;
   }
   call->ok(out + "]}");
@@ -870,7 +1029,33 @@ void Api::rollback(const CallPtr& call) {
     }
   }
   const std::string site = call->key->site->id;
-  store_.activate_bundle(site, version, activated(call, site));
+  if (!call->key->site->bundle_verifier) {
+    return store_.activate_bundle(site, version, activated(call, site));
+  }
+  // A signed site re-verifies the version against the current keys before it serves it: the
+  // store activates it, and when it does not verify the previous version is activated again
+  // (the served bundle never changes meanwhile; other changes wait, begin_bundle_change).
+  if (!begin_bundle_change(call)) return;
+  std::shared_ptr<const ActiveBundle> previous = active(site);
+  store_.activate_bundle(site, version, [this, call, site, previous](Result<BundleVersion> r) {
+    if (!r.ok()) return activated(call, site)(std::move(r));
+    options_.defer([this, call, site, previous, r = std::move(r)]() mutable {
+      Status st = call->key->site->bundle_verifier->verify(r.value().body, r.value().signature);
+      if (st.ok()) return activated(call, site)(std::move(r));
+      const std::string message = "version " + std::to_string(r.value().version) +
+                                  " was not activated (the active bundle stays): " + st.message();
+      if (!previous) {
+        end_bundle_change(*call->key->site);
+        return call->fail_as(422, "invalid_signature", message);
+      }
+      store_.activate_bundle(site, previous->version,
+                             [this, call, message](Result<BundleVersion> back) {
+                               end_bundle_change(*call->key->site);
+                               if (!back.ok()) return call->fail(back.status());
+                               call->fail_as(422, "invalid_signature", message);
+                             });
+    });
+  });
 }
 
 void Api::profile(const CallPtr& call, const std::string& id) {

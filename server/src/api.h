@@ -10,10 +10,12 @@
 #include <mutex>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 #include <utility>
 #include <vector>
 
 #include "config.h"
+#include "ip_limit.h"
 #include "metrics.h"
 #include "pz/crdt.h"
 #include "store.h"
@@ -25,7 +27,9 @@ struct Request {
   std::string path;    // without the query
   std::string query;   // after '?', "" when none
   std::string authorization, origin, if_none_match;
+  std::string signature;  // Pz-Signature (PUT /v1/bundle)
   std::string body;
+  std::string remote;  // the client's address ("" when unknown: not rate-limited by address)
 };
 
 struct Response {
@@ -50,6 +54,13 @@ struct ApiOptions {
   // Runs work off the store's writer thread (the server posts it to its HTTP threads); default:
   // at once, on the calling thread.
   std::function<void(std::function<void()>)> defer;
+  // With a store shared by other servers (Redis): the active bundle is read from the store again
+  // at most this often (ms), so a bundle activated elsewhere is served here within that time.
+  // 0: never (this process is the only writer).
+  int64_t bundle_refresh_ms = 0;
+  // Requests per second per client address before any key is looked at (burst twice that);
+  // 0: off. See ip_limit.h.
+  double ip_rate_limit = 0;
 };
 
 class Api {
@@ -72,6 +83,7 @@ class Api {
     std::string etag;
     std::string bundle_version;
     std::string body;
+    std::string signature;  // "" when unsigned
   };
   struct Call;  // one request being handled
   using CallPtr = std::shared_ptr<Call>;
@@ -88,11 +100,16 @@ class Api {
   void rollback(const CallPtr& call);
   // Answers a stored or re-activated bundle version and makes it the site's active one.
   Done<BundleVersion> activated(const CallPtr& call, const std::string& site);
+  // On a site with bundle_public_keys, bundle changes (PUT, rollback) run one at a time: false
+  // (and a 409 answered) while another is being written.
+  bool begin_bundle_change(const CallPtr& call);
+  void end_bundle_change(const Site& site);
   void profile(const CallPtr& call, const std::string& id);
   void serve_static(const CallPtr& call);
 
   std::shared_ptr<const ActiveBundle> active(const std::string& site);
   void set_active(const std::string& site, std::shared_ptr<const ActiveBundle> bundle);
+  void refresh_active(const std::string& site);
   bool take_token(const Key& key, double& retry_after_s);
   int64_t now() const;
 
@@ -103,6 +120,12 @@ class Api {
   std::atomic<bool> shutting_down_{false};
   std::mutex bundles_mu_;
   std::unordered_map<std::string, std::shared_ptr<const ActiveBundle>> bundles_;
+  struct BundleCheck {
+    int64_t at = 0;        // steady ms of the last read from the store
+    uint64_t changes = 0;  // set_active calls (a read older than one is not installed)
+  };
+  std::unordered_map<std::string, BundleCheck> bundle_checks_;
+  std::unordered_set<std::string> bundle_changing_;  // sites (under bundles_mu_)
   struct Bucket {
     double tokens = 0;
     double at = 0;  // s
@@ -110,6 +133,7 @@ class Api {
   };
   std::mutex buckets_mu_;
   std::unordered_map<std::string, Bucket> buckets_;
+  IpLimiter ip_limiter_;
 };
 
 }  // namespace pz::server

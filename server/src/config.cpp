@@ -4,18 +4,26 @@
 #include <cerrno>
 #include <cmath>
 #include <cstdlib>
+#include <sstream>
 #include <tuple>
 
 #include "pz/json.h"
 #include "pz/value.h"
+#include "redis_store.h"
+#include "signature.h"
 
 namespace pz::server {
 
 const char kUsage[] =
     "usage: pz-server [--port N] [--bind ADDR] [--data DIR] [--keys FILE] [--bundle FILE]\n"
     "                 [--static DIR] [--threads N] [--rate-limit N] [--retention-days N]\n"
+    "                 [--ip-rate-limit N] [--read-timeout-ms N] [--idle-timeout-ms N]\n"
+    "                 [--bundle-public-key KEY[,KEY...]]\n"
+    "                 [--store sqlite|redis] [--redis HOST:PORT[,HOST:PORT...]]\n"
     "Each flag has an environment variable PZ_PORT, PZ_BIND, PZ_DATA, PZ_KEYS, PZ_BUNDLE,\n"
-    "PZ_STATIC, PZ_THREADS, PZ_RATE_LIMIT, PZ_RETENTION_DAYS. See docs/server.md.\n";
+    "PZ_STATIC, PZ_THREADS, PZ_RATE_LIMIT, PZ_RETENTION_DAYS, PZ_BUNDLE_PUBLIC_KEY,\n"
+    "PZ_STORE, PZ_REDIS, PZ_IP_RATE_LIMIT, PZ_READ_TIMEOUT_MS, PZ_IDLE_TIMEOUT_MS.\n"
+    "See docs/server.md.\n";
 
 bool Site::allows_origin(const std::string& origin) const {
   return std::any_of(origins.begin(), origins.end(),
@@ -101,6 +109,16 @@ Result<Sites> parse_sites(const std::string& json, const RateLimit& default_limi
       }
       site->bundle_file = b->as_string();
     }
+    if (const Value* k = s.find("bundle_public_keys"); k != nullptr) {
+      const std::string kpath = path + ".bundle_public_keys";
+      std::vector<std::string> keys;
+      PZ_TRY(strings(k, kpath, keys, false));
+      if (keys.empty()) return at(kpath, "must list at least one base64 Ed25519 public key");
+      Result<BundleVerifier> v = BundleVerifier::create(keys);
+      if (!v.ok())
+        return Status(Code::kInvalidArgument, "keys file: " + kpath + v.status().message());
+      site->bundle_verifier = std::make_shared<const BundleVerifier>(v.take());
+    }
     for (const auto& [list_name, keys, kind] :
          {std::tuple{"write_keys", &site->write_keys, KeyKind::kWrite},
           std::tuple{"secret_keys", &site->secret_keys, KeyKind::kSecret}}) {
@@ -136,6 +154,17 @@ Sites demo_sites(const RateLimit& default_limit) {
   return out;
 }
 
+Status set_default_bundle_keys(Sites& sites, const std::vector<std::string>& keys) {
+  if (keys.empty()) return Status::Ok();
+  Result<BundleVerifier> v = BundleVerifier::create(keys);
+  if (!v.ok()) return Status(Code::kInvalidArgument, "--bundle-public-key" + v.status().message());
+  auto shared = std::make_shared<const BundleVerifier>(v.take());
+  for (auto& site : sites.sites) {
+    if (!site->bundle_verifier) site->bundle_verifier = shared;
+  }
+  return Status::Ok();
+}
+
 namespace {
 
 Status integer(const std::string& name, const std::string& text, long lo, long hi, int& out) {
@@ -148,6 +177,23 @@ Status integer(const std::string& name, const std::string& text, long lo, long h
                                               ", got \"" + text + "\"");
   }
   out = static_cast<int>(v);
+  return Status::Ok();
+}
+
+// A rate: "N" or "N/s", a whole number from 0 (off) to 100,000,000.
+Status per_second(const std::string& name, const std::string& text, double& out) {
+  std::string number = text;
+  if (number.size() > 2 && number.compare(number.size() - 2, 2, "/s") == 0) {
+    number.resize(number.size() - 2);
+  }
+  int n = 0;
+  Status st = integer(name, number, 0, 100000000, n);
+  if (!st.ok()) {
+    return Status(
+        Code::kInvalidArgument,
+        name + ": expected requests per second, N or N/s (0 turns it off), got \"" + text + "\"");
+  }
+  out = n;
   return Status::Ok();
 }
 
@@ -168,7 +214,13 @@ Result<Options> parse_options(int argc, char** argv) {
                {"--static", "PZ_STATIC", {}, false},
                {"--threads", "PZ_THREADS", {}, false},
                {"--rate-limit", "PZ_RATE_LIMIT", {}, false},
-               {"--retention-days", "PZ_RETENTION_DAYS", {}, false}};
+               {"--retention-days", "PZ_RETENTION_DAYS", {}, false},
+               {"--bundle-public-key", "PZ_BUNDLE_PUBLIC_KEY", {}, false},
+               {"--store", "PZ_STORE", {}, false},
+               {"--redis", "PZ_REDIS", {}, false},
+               {"--ip-rate-limit", "PZ_IP_RATE_LIMIT", {}, false},
+               {"--read-timeout-ms", "PZ_READ_TIMEOUT_MS", {}, false},
+               {"--idle-timeout-ms", "PZ_IDLE_TIMEOUT_MS", {}, false}};
   for (Flag& f : flags) {
     if (const char* v = std::getenv(f.env); v != nullptr && *v != '\0') {
       f.value = v;
@@ -214,15 +266,43 @@ Result<Options> parse_options(int argc, char** argv) {
     PZ_TRY(integer(f.flag, f.value, 7, 3650, o.retention_days));
   }
   if (const Flag& f = get("--rate-limit"); f.set) {
-    int n = 0;
-    PZ_TRY(integer(f.flag, f.value, 0, 100000000, n));
-    o.rate_limit = n;
+    PZ_TRY(per_second(f.flag, f.value, o.rate_limit));
+  }
+  if (const Flag& f = get("--ip-rate-limit"); f.set) {
+    PZ_TRY(per_second(f.flag, f.value, o.ip_rate_limit));
+  }
+  if (const Flag& f = get("--read-timeout-ms"); f.set) {
+    PZ_TRY(integer(f.flag, f.value, 100, 3600000, o.read_timeout_ms));
+  }
+  if (const Flag& f = get("--idle-timeout-ms"); f.set) {
+    PZ_TRY(integer(f.flag, f.value, 100, 3600000, o.idle_timeout_ms));
   }
   if (const Flag& f = get("--bind"); f.set) o.bind = f.value;
   if (const Flag& f = get("--data"); f.set) o.data_dir = f.value;
   if (const Flag& f = get("--keys"); f.set) o.keys_file = f.value;
   if (const Flag& f = get("--bundle"); f.set) o.bundle_file = f.value;
   if (const Flag& f = get("--static"); f.set) o.static_dir = f.value;
+  if (const Flag& f = get("--store"); f.set) {
+    if (f.value != "sqlite" && f.value != "redis") {
+      return Status(Code::kInvalidArgument,
+                    "--store: expected sqlite or redis, got \"" + f.value + "\"");
+    }
+    o.store = f.value;
+  }
+  if (const Flag& f = get("--redis"); f.set) {
+    Result<std::vector<RedisAddress>> seeds = parse_redis_addresses(f.value);
+    if (!seeds.ok()) return Status(Code::kInvalidArgument, "--redis: " + seeds.status().message());
+    o.redis = f.value;
+  }
+  if (const Flag& f = get("--bundle-public-key"); f.set) {
+    std::stringstream list(f.value);
+    std::string key;
+    while (std::getline(list, key, ',')) {
+      key.erase(0, key.find_first_not_of(" \t"));
+      key.erase(key.find_last_not_of(" \t") + 1);
+      if (!key.empty()) o.bundle_public_keys.push_back(key);
+    }
+  }
   for (const std::string* s : {&o.bind, &o.data_dir}) {
     if (s->empty()) return Status(Code::kInvalidArgument, "--bind and --data must not be empty");
   }

@@ -8,6 +8,7 @@
 #include <chrono>
 #include <optional>
 
+#include "http_codec.h"
 #include "log.h"
 
 namespace pz::server {
@@ -17,64 +18,73 @@ namespace http = beast::http;
 namespace net = boost::asio;
 using tcp = net::ip::tcp;
 
-const char kTooLarge[] = "the request body is larger than this endpoint accepts";
-
 class HttpServer::Session : public std::enable_shared_from_this<Session> {
  public:
-  Session(tcp::socket socket, HttpServer& server) : stream_(std::move(socket)), server_(server) {}
+  Session(tcp::socket socket, HttpServer& server) : stream_(std::move(socket)), server_(server) {
+    beast::error_code ec;
+    const tcp::endpoint peer = stream_.socket().remote_endpoint(ec);
+    if (!ec) remote_ = peer.address().to_string();
+  }
 
   void run() {
-    net::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->read_header(); });
+    net::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->start_request(); });
   }
 
  private:
+  // Waits for the next request on a kept-alive connection: its first byte must come within the
+  // idle timeout (bytes left over from pipelined requests start it at once).
   void read_header() {
     if (server_.stopping()) return close();
+    if (buffer_.size() > 0) return start_request();
+    stream_.expires_after(server_.timeouts_.idle);
+    stream_.async_read_some(
+        buffer_.prepare(4096), [self = shared_from_this()](beast::error_code ec, size_t n) {
+          self->buffer_.commit(n);
+          if (ec) return self->close();  // idle for too long, or the client closed: not an error
+          self->start_request();
+        });
+  }
+
+  // Reads one request, headers and body, under one deadline (the read timeout from now): a
+  // client that trickles its bytes is cut off at the deadline, however often it sends.
+  void start_request() {
+    if (server_.stopping()) return close();
     parser_.emplace();
-    parser_->header_limit(16 * 1024);
-    parser_->body_limit(1024 * 1024);
-    stream_.expires_after(std::chrono::seconds(30));
+    configure_parser(*parser_);
+    stream_.expires_after(server_.timeouts_.read);
     http::async_read_header(
         stream_, buffer_, *parser_,
         [self = shared_from_this()](beast::error_code ec, size_t) { self->on_header(ec); });
   }
 
+  // The deadline passed before the request was read whole (beast closed the socket).
+  void timed_out() {
+    server_.metrics_.read_timeouts.fetch_add(1);
+    close();
+  }
+
   void on_header(beast::error_code ec) {
-    if (ec == http::error::header_limit) return reject(431, "the request headers are too large");
-    if (ec == http::error::body_limit) return reject(413, kTooLarge);
+    if (ec == beast::error::timeout) return timed_out();
+    if (ec == http::error::header_limit) return reject(431);
+    if (ec == http::error::body_limit) return reject(413);
     if (ec) return close();
-    const auto& h = parser_->get();
-    const std::string target(h.target());
-    const std::string path = target.substr(0, target.find('?'));
-    const size_t limit = body_limit(std::string(h.method_string()), path) + 1024;  // slack
-    // A Content-Length over the limit is refused before reading a byte of the body; a chunked
-    // body is cut when it passes the limit (the Api checks the exact limits).
-    if (auto n = parser_->content_length(); n && *n > limit) return reject(413, kTooLarge);
-    parser_->body_limit(limit);
+    if (!limit_body(*parser_)) return reject(413);
     http::async_read(
         stream_, buffer_, *parser_,
         [self = shared_from_this()](beast::error_code ec, size_t) { self->on_body(ec); });
   }
 
   void on_body(beast::error_code ec) {
-    if (ec == http::error::body_limit) return reject(413, kTooLarge);
+    if (ec == beast::error::timeout) return timed_out();
+    if (ec == http::error::body_limit) return reject(413);
     if (ec) return close();
     stream_.expires_never();
     http::request<http::string_body> msg = parser_->release();
     keep_alive_ = msg.keep_alive();
     head_ = msg.method() == http::verb::head;
     version_ = msg.version();
-    Request req;
-    req.method = std::string(msg.method_string());
-    if (head_) req.method = "GET";
-    const std::string target(msg.target());
-    const size_t q = target.find('?');
-    req.path = target.substr(0, q);
-    if (q != std::string::npos) req.query = target.substr(q + 1);
-    req.authorization = std::string(msg[http::field::authorization]);
-    req.origin = std::string(msg[http::field::origin]);
-    req.if_none_match = std::string(msg[http::field::if_none_match]);
-    req.body = std::move(msg.body());
+    Request req = to_request(msg);
+    req.remote = remote_;
     method_ = req.method;
     started_ = std::chrono::steady_clock::now();
     ++server_.in_flight_;
@@ -85,12 +95,8 @@ class HttpServer::Session : public std::enable_shared_from_this<Session> {
   }
 
   // Answers a request that could not be read whole, then closes the connection.
-  void reject(int status, const std::string& message) {
-    Response r;
-    r.status = status;
-    r.route = "rejected";
-    r.body = "{\"error\":\"" + std::string(status == 413 ? "too_large" : "headers_too_large") +
-             "\",\"message\":\"" + message + "\"}";
+  void reject(int status) {
+    Response r = rejection(status);
     keep_alive_ = false;
     version_ = 11;
     method_ = "?";
@@ -110,27 +116,17 @@ class HttpServer::Session : public std::enable_shared_from_this<Session> {
       if (!r.site.empty()) f.emplace_back("site", Value::String(r.site));
       log(r.status >= 500 ? LogLevel::kError : LogLevel::kInfo, "request", std::move(f));
     }
-    auto res = std::make_shared<http::response<http::string_body>>(
-        static_cast<http::status>(r.status), version_);
-    res->set(http::field::server, "pz-server");
-    if (!r.content_type.empty()) res->set(http::field::content_type, r.content_type);
-    for (auto& [name, value] : r.headers) res->set(name, value);
     const bool keep = keep_alive_ && !server_.stopping();
-    res->keep_alive(keep);
-    const size_t size = r.body.size();
-    if (!head_) res->body() = std::move(r.body);
-    if (r.status == 204 || r.status == 304) {
-      res->body().clear();
-    } else if (head_) {
-      res->content_length(size);
-    } else {
-      res->prepare_payload();
-    }
-    stream_.expires_after(std::chrono::seconds(30));
+    auto res =
+        std::make_shared<HttpResponse>(to_http_response(std::move(r), version_, head_, keep));
+    // The client must take the answer within the read timeout (one that never reads does not
+    // hold the connection for longer).
+    stream_.expires_after(server_.timeouts_.read);
     http::async_write(
         stream_, *res,
         [self = shared_from_this(), res, keep, counted](beast::error_code ec, size_t) {
           if (counted) --self->server_.in_flight_;
+          if (ec == beast::error::timeout) self->server_.metrics_.write_timeouts.fetch_add(1);
           if (ec || !keep) return self->close();
           self->read_header();
         });
@@ -150,11 +146,17 @@ class HttpServer::Session : public std::enable_shared_from_this<Session> {
   bool head_ = false;
   unsigned version_ = 11;
   std::string method_;
+  std::string remote_;  // the client's address (the per-address rate limit)
   std::chrono::steady_clock::time_point started_;
 };
 
-HttpServer::HttpServer(net::io_context& io, Api& api, Metrics& metrics)
-    : io_(io), api_(api), metrics_(metrics), acceptor_(net::make_strand(io)) {}
+HttpServer::HttpServer(net::io_context& io, Api& api, Metrics& metrics, HttpTimeouts timeouts)
+    : io_(io),
+      api_(api),
+      metrics_(metrics),
+      timeouts_(timeouts),
+      acceptor_(net::make_strand(io)),
+      accept_backoff_(acceptor_.get_executor()) {}
 
 Status HttpServer::listen(const std::string& address, int port) {
   beast::error_code ec;
@@ -177,10 +179,18 @@ Status HttpServer::listen(const std::string& address, int port) {
 void HttpServer::accept() {
   acceptor_.async_accept(net::make_strand(io_), [this](beast::error_code ec, tcp::socket socket) {
     if (stopping_) return;
-    if (!ec) {
-      socket.set_option(tcp::no_delay(true), ec);
-      std::make_shared<Session>(std::move(socket), *this)->run();
+    if (ec) {
+      // Out of file descriptors (EMFILE/ENFILE) or memory: the pending connection stays in the
+      // backlog, and the listening socket stays readable. Wait for connections to close rather
+      // than spin on accept.
+      accept_backoff_.expires_after(std::chrono::milliseconds(50));
+      accept_backoff_.async_wait([this](beast::error_code) {
+        if (!stopping_) accept();
+      });
+      return;
     }
+    socket.set_option(tcp::no_delay(true), ec);
+    std::make_shared<Session>(std::move(socket), *this)->run();
     accept();
   });
 }
@@ -190,6 +200,7 @@ void HttpServer::stop_accepting() {
   net::post(acceptor_.get_executor(), [this] {
     beast::error_code ec;
     acceptor_.close(ec);
+    accept_backoff_.cancel();
   });
 }
 

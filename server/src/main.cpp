@@ -15,6 +15,7 @@
 #include "http.h"
 #include "log.h"
 #include "metrics.h"
+#include "redis_store.h"
 #include "sqlite_store.h"
 
 namespace net = boost::asio;
@@ -71,9 +72,20 @@ int main(int argc, char** argv) {
     if (!s.ok()) return fail(o.keys_file + ": " + s.status().message());
     sites = s.take();
   }
+  if (pz::Status st = set_default_bundle_keys(sites, o.bundle_public_keys); !st.ok()) {
+    return fail(st.message());
+  }
 
   Metrics metrics;
-  pz::Result<std::unique_ptr<Store>> opened = open_sqlite_store(o.data_dir, &metrics);
+  pz::Result<std::unique_ptr<Store>> opened = pz::Status(pz::Code::kUnavailable, "no store");
+  if (o.store == "redis") {
+    RedisOptions redis;
+    redis.seeds = parse_redis_addresses(o.redis).take();  // checked by parse_options
+    redis.retention_days = o.retention_days;
+    opened = open_redis_store(redis, &metrics);
+  } else {
+    opened = open_sqlite_store(o.data_dir, &metrics);
+  }
   if (!opened.ok()) return fail(opened.status().message());
   std::unique_ptr<Store> store = opened.take();
 
@@ -85,10 +97,16 @@ int main(int argc, char** argv) {
   api_options.defer = [&io](std::function<void()> f) { net::post(io, std::move(f)); };
   api_options.static_dir = o.static_dir;
   api_options.retention_days = o.retention_days;
+  api_options.ip_rate_limit = o.ip_rate_limit;
+  // Other servers share a Redis store: a bundle one of them activates is served here within 1 s.
+  if (o.store == "redis") api_options.bundle_refresh_ms = 1000;
   Api api(std::move(sites), *store, metrics, api_options);
   if (pz::Status st = api.seed_bundles(o.bundle_file); !st.ok()) return fail(st.message());
 
-  HttpServer server(io, api, metrics);
+  HttpTimeouts timeouts;
+  timeouts.read = std::chrono::milliseconds(o.read_timeout_ms);
+  timeouts.idle = std::chrono::milliseconds(o.idle_timeout_ms);
+  HttpServer server(io, api, metrics, timeouts);
   if (pz::Status st = server.listen(o.bind, o.port); !st.ok()) return fail(st.message());
 
   // Pruning of the event log (deduplication window = retention), hourly and at start.
@@ -136,8 +154,8 @@ int main(int argc, char** argv) {
       {{"port", Value::Number(server.port())},
        {"bind", Value::String(o.bind)},
        {"threads", Value::Number(threads)},
-       {"store", Value::String("sqlite")},
-       {"schema", Value::Number(kSchemaVersion)}},
+       {"store", Value::String(o.store)},
+       {"schema", o.store == "sqlite" ? Value::Number(kSchemaVersion) : Value::Null()}},
       true);
 
   std::vector<std::thread> pool;

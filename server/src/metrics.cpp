@@ -90,7 +90,24 @@ std::string Metrics::render() const {
   counter("pz_erasures_total", "Profiles erased.", erasures);
   counter("pz_bundle_updates_total", "Bundle versions stored or activated.", bundle_updates);
   counter("pz_rate_limited_total", "Requests refused by the rate limit.", rate_limited);
+  counter("pz_rate_limited_ip_total", "Requests refused by the per-address rate limit.",
+          ip_rate_limited);
+  out +=
+      "# HELP pz_http_timeouts_total Connections closed because a request did not arrive "
+      "whole in time (read) or its answer was not taken in time (write).\n"
+      "# TYPE pz_http_timeouts_total counter\n";
+  out += "pz_http_timeouts_total{phase=\"read\"} " +
+         std::to_string(read_timeouts.load(std::memory_order_relaxed)) + "\n";
+  out += "pz_http_timeouts_total{phase=\"write\"} " +
+         std::to_string(write_timeouts.load(std::memory_order_relaxed)) + "\n";
   counter("pz_store_errors_total", "Store operations that failed.", store_errors);
+  counter("pz_store_moved_total", "Redis Cluster MOVED redirects followed.", store_moved);
+  counter("pz_store_ask_total", "Redis Cluster ASK redirects followed.", store_asked);
+  counter("pz_store_connection_errors_total", "Redis connections that broke or timed out.",
+          store_connection_errors);
+  counter("pz_bundle_refresh_rejected_total",
+          "Bundles activated by another server that failed this server's signature check.",
+          bundle_refresh_rejected);
   out += "# HELP pz_store_commit_batch Requests committed per group commit.\n";
   out += "# TYPE pz_store_commit_batch histogram\n";
   commit_batch.render(out, "pz_store_commit_batch", "");

@@ -37,6 +37,15 @@ class Metrics {
   std::atomic<uint64_t> events{0}, events_duplicate{0}, events_rejected{0}, syncs{0}, identifies{0},
       decisions{0}, erasures{0}, bundle_updates{0}, store_errors{0}, rate_limited{0};
   Histogram commit_batch;  // requests per group commit
+  // Requests refused by the per-address limit (also counted in rate_limited).
+  std::atomic<uint64_t> ip_rate_limited{0};
+  // Connections closed because a request did not arrive whole within the read timeout
+  // (`read`), or the client did not take an answer within it (`write`).
+  std::atomic<uint64_t> read_timeouts{0}, write_timeouts{0};
+  // The Redis store: MOVED and ASK redirects followed, connections that broke.
+  std::atomic<uint64_t> store_moved{0}, store_asked{0}, store_connection_errors{0};
+  // Bundles another server activated (a shared store) that failed this server's signature check.
+  std::atomic<uint64_t> bundle_refresh_rejected{0};
 
   std::string render() const;
 

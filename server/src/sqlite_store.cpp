@@ -2,14 +2,18 @@
 
 #include <sqlite3.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <chrono>
 #include <condition_variable>
+#include <cstring>
 #include <deque>
 #include <mutex>
 #include <thread>
 #include <unordered_map>
+
+#include "log.h"
 
 namespace pz::server {
 
@@ -46,8 +50,50 @@ const char* const kMigrations[] = {
     "ALTER TABLE events_v2 RENAME TO events;"
     "CREATE INDEX events_by_profile ON events(site, profile);"
     "CREATE INDEX events_by_user ON events(site, user) WHERE user <> '';",
+    // 2 -> 3: a bundle version keeps its signature (docs/bundle.md "Signed bundles"; '' when
+    // it was stored unsigned).
+    "ALTER TABLE bundles ADD COLUMN signature TEXT NOT NULL DEFAULT '';",
 };
 static_assert(sizeof(kMigrations) / sizeof(kMigrations[0]) == kSchemaVersion);
+
+// What a failed write tells the client: the cause in words when it is the disk's (full,
+// read-only, failing) or the file's, never SQL; and that nothing of the request was written (a
+// failed job is rolled back). `rc`: the writer connection's extended error code right after the
+// failure; other failures (an unreadable stored state) keep their message.
+Status write_failed(const Status& st, int rc) {
+  if (st.code() != Code::kUnavailable) return st;  // a refusal (conflict, not found): as it is
+  const char* cause = nullptr;
+  switch (rc & 0xff) {
+    case SQLITE_FULL:
+      cause = "the disk of the data directory is full";
+      break;
+    case SQLITE_READONLY:
+      cause = "the data directory is read-only";
+      break;
+    case SQLITE_IOERR:
+      cause = "the data directory cannot be written (I/O error)";
+      break;
+    case SQLITE_CANTOPEN:
+      cause = "the database file cannot be opened";
+      break;
+    case SQLITE_CORRUPT:
+    case SQLITE_NOTADB:
+      cause = "the database file is damaged";
+      break;
+    case SQLITE_NOMEM:
+      cause = "out of memory";
+      break;
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+      cause = "the database is busy";
+      break;
+    default:
+      break;
+  }
+  const std::string what =
+      cause != nullptr ? "store: cannot write: " + std::string(cause) : st.message();
+  return Status(Code::kUnavailable, what + "; nothing of this request was written (retry later)");
+}
 
 Status store_error(sqlite3* db, const std::string& what) {
   return Status(Code::kUnavailable,
@@ -67,6 +113,11 @@ class Db {
       return store_error(db_, "cannot open " + path);
     }
     sqlite3_busy_timeout(db_, 10000);
+    if (writer && sqlite3_db_readonly(db_, "main") == 1) {
+      return Status(Code::kUnavailable, "store: " + path +
+                                            " can be opened only read-only (the file or its "
+                                            "directory is read-only); pz-server writes to it");
+    }
     if (writer) {
       PZ_TRY(exec("PRAGMA journal_mode=WAL"));
       PZ_TRY(exec("PRAGMA synchronous=FULL"));
@@ -179,7 +230,7 @@ Status write_state(Db& db, const std::string& site, const std::string& id, const
 Result<BundleVersion> read_bundle(Db& db, const std::string& site, int64_t version,
                                   bool with_body) {
   PZ_STMT(q, db,
-          "SELECT version, etag, bundle_version, created, body FROM bundles"
+          "SELECT version, etag, bundle_version, created, body, signature FROM bundles"
           " WHERE site=?1 AND version=?2");
   q.bind(1, site).bind(2, version);
   int rc = q.step();
@@ -193,6 +244,7 @@ Result<BundleVersion> read_bundle(Db& db, const std::string& site, int64_t versi
   b.bundle_version = q.text(2);
   b.created = q.int64(3);
   if (with_body) b.body = q.text(4);
+  b.signature = q.text(5);
   return b;
 }
 
@@ -392,10 +444,11 @@ class SqliteStore final : public Store {
           if (q.step() != SQLITE_ROW) return store_error(db.handle(), "bundle version");
           result.version = q.int64(0) + 1;
           PZ_STMT(ins, db,
-                  "INSERT INTO bundles(site, version, etag, bundle_version, created, body)"
-                  " VALUES(?1, ?2, ?3, ?4, ?5, ?6)");
+                  "INSERT INTO bundles(site, version, etag, bundle_version, created, body,"
+                  " signature) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)");
           ins.bind(1, site).bind(2, result.version).bind(3, result.etag);
           ins.bind(4, result.bundle_version).bind(5, result.created).bind(6, result.body);
+          ins.bind(7, result.signature);
           PZ_TRY(ins.done("store bundle"));
           return set_active(db, site, result.version);
         },
@@ -523,8 +576,8 @@ class SqliteStore final : public Store {
       if (!active.ok()) return active.status();
       list.active = active.value();
       PZ_STMT(q, db,
-              "SELECT version, etag, bundle_version, created FROM bundles WHERE site=?1"
-              " ORDER BY version");
+              "SELECT version, etag, bundle_version, created, signature FROM bundles"
+              " WHERE site=?1 ORDER BY version");
       q.bind(1, site);
       int rc;
       while ((rc = q.step()) == SQLITE_ROW) {
@@ -533,6 +586,7 @@ class SqliteStore final : public Store {
         b.etag = q.text(1);
         b.bundle_version = q.text(2);
         b.created = q.int64(3);
+        b.signature = q.text(4);
         list.versions.push_back(std::move(b));
       }
       if (rc != SQLITE_DONE) return store_error(db.handle(), "list bundles");
@@ -614,22 +668,47 @@ class SqliteStore final : public Store {
         }
       }
       results.assign(batch.size(), Status::Ok());
+      Status detail = Status::Ok();  // the last failure as SQLite told it (for the log)
       Status begin = db.exec("BEGIN IMMEDIATE");
       if (begin.ok()) {
+        bool lost = false;
         for (size_t i = 0; i < batch.size(); ++i) {
           Status sp = db.exec("SAVEPOINT job");
           results[i] = sp.ok() ? batch[i].run(db) : sp;
+          if (!results[i].ok()) {
+            detail = results[i];
+            results[i] = write_failed(results[i], sqlite3_extended_errcode(db.handle()));
+          }
+          // SQLite rolls the whole transaction back by itself after some errors (disk full, an
+          // I/O error, out of memory): then the jobs before this one are undone too, and a
+          // SAVEPOINT of the next job would start a transaction of its own outside this one.
+          if (sqlite3_get_autocommit(db.handle()) != 0) {
+            const Status undone = results[i].ok()
+                                      ? write_failed(Status(Code::kUnavailable,
+                                                            "store: the transaction was "
+                                                            "rolled back"),
+                                                     sqlite3_extended_errcode(db.handle()))
+                                      : results[i];
+            for (Status& r : results) r = undone;
+            lost = true;
+            break;
+          }
           if (!results[i].ok() && sp.ok()) (void)db.exec("ROLLBACK TO job");
           if (sp.ok()) (void)db.exec("RELEASE job");
         }
-        Status commit = db.exec("COMMIT");
+        Status commit = lost ? Status::Ok() : db.exec("COMMIT");
         if (!commit.ok()) {
-          (void)db.exec("ROLLBACK");
-          for (Status& r : results) r = commit;
+          detail = commit;
+          const Status failed = write_failed(commit, sqlite3_extended_errcode(db.handle()));
+          if (sqlite3_get_autocommit(db.handle()) == 0) (void)db.exec("ROLLBACK");
+          for (Status& r : results) r = failed;
         }
       } else {
-        for (Status& r : results) r = begin;
+        detail = begin;
+        const Status failed = write_failed(begin, sqlite3_extended_errcode(db.handle()));
+        for (Status& r : results) r = failed;
       }
+      if (detail.code() == Code::kUnavailable) log_write_error(detail);
       if (metrics_ != nullptr) {
         metrics_->commit_batch.observe(static_cast<double>(batch.size()));
         for (const Status& r : results) {
@@ -657,6 +736,23 @@ class SqliteStore final : public Store {
         }
       }
     }
+  }
+
+  // The cause of failed writes, for the operator (clients get write_failed's words): at most one
+  // line a second while writes keep failing (a full disk would otherwise be filled with them),
+  // with the number of failures it stands for.
+  void log_write_error(const Status& st) {
+    const auto now = std::chrono::steady_clock::now();
+    ++unlogged_errors_;
+    if (logged_error_ != std::chrono::steady_clock::time_point() &&
+        now - logged_error_ < std::chrono::seconds(1)) {
+      return;
+    }
+    log(LogLevel::kError, "store write failed",
+        {{"error", Value::String(st.message())},
+         {"failures", Value::Number(static_cast<double>(unlogged_errors_))}});
+    logged_error_ = now;
+    unlogged_errors_ = 0;
   }
 
   void checkpoint_loop() {
@@ -735,7 +831,9 @@ class SqliteStore final : public Store {
   std::string path_;
   Metrics* metrics_;
   SqliteOptions options_;
-  std::atomic<int64_t> wal_pages_{0};  // frames in the WAL after the last commit
+  std::atomic<int64_t> wal_pages_{0};                   // frames in the WAL after the last commit
+  std::chrono::steady_clock::time_point logged_error_;  // the writer's (log_write_error)
+  int64_t unlogged_errors_ = 0;
   int64_t page_size_ = 4096;
   std::unique_ptr<Db> writer_db_;
   std::thread writer_;
@@ -755,7 +853,15 @@ class SqliteStore final : public Store {
 Result<std::unique_ptr<Store>> open_sqlite_store(const std::string& dir, Metrics* metrics,
                                                  SqliteOptions options) {
   if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) {
-    return Status(Code::kUnavailable, "store: cannot create the data directory " + dir);
+    return Status(Code::kUnavailable, "store: cannot create the data directory " + dir + " (" +
+                                          std::strerror(errno) + ")");
+  }
+  // A data directory the server cannot write to (a read-only mount, its permissions) stops the
+  // start: SQLite would open the database read-only and fail on the first write.
+  if (::access(dir.c_str(), W_OK | X_OK) != 0) {
+    return Status(Code::kUnavailable, "store: the data directory " + dir + " is not writable (" +
+                                          std::strerror(errno) +
+                                          "): pz-server keeps its database there");
   }
   auto store = std::make_unique<SqliteStore>(dir + "/pz.db", metrics, options);
   PZ_TRY(store->start());

@@ -15,7 +15,7 @@
 namespace pz::server {
 
 // The schema version this build writes; older files are migrated at open, newer are refused.
-constexpr int kSchemaVersion = 2;
+constexpr int kSchemaVersion = 3;
 
 struct SqliteOptions {
   // The write-ahead log's bound. A checkpointer thread copies the WAL into the database every

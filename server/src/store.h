@@ -67,6 +67,7 @@ struct BundleVersion {
   std::string bundle_version;  // the bundle's own "version" field
   int64_t created = 0;         // ms
   std::string body;            // empty in listings
+  std::string signature;       // its Pz-Signature text ("" when unsigned), kept in listings too
 };
 
 struct BundleList {

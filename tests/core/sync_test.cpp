@@ -107,6 +107,44 @@ TEST(Sync, ErasureOnOneDeviceErasesEverywhere) {
   EXPECT_TRUE(laptop.profile().erased);
 }
 
+// A withdrawal can come as the consent register alone, without an erasure epoch: from a device
+// where the visitor never had personalization (opt-in, and said no there). It erases here as of
+// its stamp, and that covers what the same merge brings: older traits and user id, and other
+// devices' data from before it. Merging the state again changes nothing. (fuzz/fuzz_profile.cpp
+// found the traits of such a merge surviving until the next merge.)
+TEST(Sync, WithdrawalWithoutEpochErasesWhatTheSameMergeBrings) {
+  Engine laptop = Device("laptop"), tablet = Device("tablet");
+  Ingest(laptop, Event(kT0, "page_view"));
+  ASSERT_TRUE(laptop.identify("user-1", J(R"({"plan":"pro"})"), kT0 + 5).ok());
+  for (int i = 0; i < 3; ++i) Ingest(tablet, Event(kT0 + i, "page_view"));
+  ASSERT_TRUE(tablet.identify("user-1", J(R"({"plan":"team"})"), kT0 + 6).ok());
+  Result<ProfileState> from_tablet = import_state(tablet.export_state());
+  ASSERT_TRUE(from_tablet.ok());
+  const std::string withdrawal = R"({"v":1,"erased_at":null,"user_id":null,"consent":[)"
+                                 R"({"personalization":false},)" +
+                                 std::to_string(kT0 + 20) +
+                                 R"(,0,"phone"],"traits":[],"components":[]})";
+  Result<ProfileState> from_phone = import_state(withdrawal);
+  ASSERT_TRUE(from_phone.ok()) << from_phone.status().message();
+  const std::string incoming = export_state(merge(from_tablet.value(), from_phone.value()));
+
+  ASSERT_TRUE(laptop.merge_state(incoming, kT0 + 30).ok());
+  EXPECT_FALSE(laptop.consent_state().personalization);
+  EXPECT_TRUE(laptop.profile().erased);
+  EXPECT_EQ(laptop.profile().erased_at, kT0 + 20);
+  EXPECT_EQ(to_json(laptop.profile().traits), "{}");
+  EXPECT_EQ(laptop.profile().user_id, "");
+  const Profile merged = laptop.merged_profile();
+  const int page_view = laptop.bundle().event_type_index("page_view");
+  EXPECT_EQ(merged.counts[static_cast<size_t>(page_view)].total, 0);
+  EXPECT_EQ(laptop.segments(), V{});
+  const std::string state = laptop.export_state();
+  const std::string profile = to_json(laptop.profile().to_value());
+  ASSERT_TRUE(laptop.merge_state(incoming, kT0 + 40).ok());
+  EXPECT_EQ(laptop.export_state(), state);
+  EXPECT_EQ(to_json(laptop.profile().to_value()), profile);
+}
+
 TEST(Sync, BadStateChangesNothing) {
   Engine phone = Device("phone");
   Ingest(phone, Event(kT0, "page_view"));

@@ -829,6 +829,23 @@ describe('demo site: endpoints, validation, limits', () => {
     assertError(await call(s, 'GET', '/index.html'), 404, 'not_found');
   });
 
+  test('answers are typed and never sniffed: JSON errors that echo input stay JSON', async () => {
+    // Input echoed in a message (a path, a method) comes back inside a JSON string, in an
+    // application/json answer with nosniff: a browser never renders it as a page.
+    const hostile = '/v1/<script>alert(1)</script>';
+    const r = await rawGet(s.port, hostile);
+    assert.equal(r.status, 404);
+    assert.match(r.head, /\r\ncontent-type: application\/json\r\n/i);
+    assert.match(r.head, /\r\nx-content-type-options: nosniff\r\n/i);
+    assert.equal(JSON.parse(r.body).error, 'not_found');
+    for (const [method, p, key] of [['GET', '/healthz'], ['GET', '/v1/bundle', PK],
+      ['POST', '/v1/decide', PK], ['GET', '/metrics'], ['GET', '/v1/profiles/nobody', SK]]) {
+      const res = await call(s, method, p, { key, body: method === 'POST' ? {} : undefined });
+      assert.equal(res.headers.get('x-content-type-options'), 'nosniff', `${method} ${p}`);
+      assert.match(res.headers.get('content-type'), p === '/metrics' ? /^text\/plain/ : /^application\/json/);
+    }
+  });
+
   test('logs: JSON lines, request fields, no ids, event contents or prop values', () => {
     // The demo site's own keys (pk_demo, sk_demo) are printed in its warning on purpose.
     checkLogs(s);

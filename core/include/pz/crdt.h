@@ -75,7 +75,10 @@ ProfileState merge(const ProfileState& a, const ProfileState& b);
 using VersionVector = std::vector<std::pair<std::string, std::pair<int64_t, uint64_t>>>;
 VersionVector versions(const ProfileState& s);
 // What a replica that has `since` lacks: newer components, and every register (they are few
-// and bounded). merge(replica, delta(s, versions(replica))) == merge(replica, s).
+// and bounded). merge(replica, delta(s, versions(replica))) == merge(replica, s) as long as no
+// two states hold different components under one (device, epoch, version), which holds when a
+// device writes only its own component and bumps its version on every write (a misbehaving
+// writer that reuses a version is resolved by merge alone, which a delta cannot carry).
 ProfileState delta(const ProfileState& s, const VersionVector& since);
 
 // A version vector as JSON, the sync cursor: [["device", epoch, version], ...] sorted by device.

@@ -78,7 +78,18 @@ export function sanitize(html, doc) {
 }
 
 /**
- * Renders decision content into a slot element. A string (or number) → textContent; an object →
+ * Whether decision content may be rendered into this slot element: never into an element that
+ * sanitized HTML drops (script, style, iframe, object, template, textarea, title, …) or into
+ * SVG/MathML. Text in an empty <script> runs, a `src` set on it loads a script, an `href` on
+ * <base> moves every relative URL of the page: such a slot keeps the site's own markup.
+ * @param {Element} el
+ */
+export const renderable = (el) =>
+  el.namespaceURI === 'http://www.w3.org/1999/xhtml' && !DROP.has(el.localName);
+
+/**
+ * Renders decision content into a slot element (nothing when it is not `renderable`). A string
+ * (or number) → textContent; an object →
  * a `<template data-pz-template>` in the slot rendered with `{{field}}` placeholders (escaped,
  * then sanitized), else `content.html` (sanitized), then each `[data-pz-field=name]` descendant
  * gets textContent = content[name], and `content.attrs` sets allowlisted attributes on the slot.
@@ -87,7 +98,7 @@ export function sanitize(html, doc) {
  * @param {unknown} content
  */
 export function render(el, content) {
-  if (content == null) return;
+  if (content == null || !renderable(el)) return;
   if (typeof content !== 'object') {
     el.textContent = String(content);
     return;

@@ -9,6 +9,8 @@
 // - Calls are applied in the order they were made; an event's time and page are taken when it is
 //   made, even if the core is still loading (for calls made before init(): when init() runs,
 //   since the clock is an init option).
+// - With bundlePublicKeys, a bundle (fetched, stored or inline) reaches the core only after its
+//   Ed25519 signature verified (docs/bundle.md "Signed bundles"); the stored copy keeps it.
 // - Storage is written only while the consent state has personalization === true; before that
 //   the profile lives in memory only (in opt-in mode nothing at all is written before consent).
 //   Withdrawal removes every stored key, the engine erases the profile and new ids are used.
@@ -30,8 +32,9 @@
 
 import { loadCore } from '../host.mjs';
 import { attachConsent } from './consent.mjs';
-import { render } from './dom.mjs';
+import { render, renderable } from './dom.mjs';
 import { outbox, post, verdict } from './transport.mjs';
+import { verifier } from '../signature.mjs';
 
 /** A random id (UUID when the platform has one, else 128 random bits in hex). */
 const rid = () => {
@@ -71,7 +74,9 @@ export function createRuntime(options) {
   let url, ref; // the current page view's url and referrer
   let timer = 0;
   let bundleText = null;
+  let bundleSig; // its signature (with bundlePublicKeys)
   let etag = null;
+  let vk; // the bundle verifier (option bundlePublicKeys); undefined: no signature needed
   /** @type {WeakMap<Element, string | null>} the action each slot element shows */
   const shown = new WeakMap();
   const on = { decision: [], segment: [], consent: [], error: [] };
@@ -164,7 +169,8 @@ export function createRuntime(options) {
       if (box) box.q().length ? write(key + '.q', box.q()) : drop(key + '.q');
     }
   }
-  const saveBundle = () => bundleText && write(key + '.b', { e: etag, b: bundleText });
+  const saveBundle = () =>
+    bundleText && write(key + '.b', { e: etag, b: bundleText, s: bundleSig });
   const dirty = () => {
     if (allowed && !timer) timer = setTimeout(safe(save), o.persistDelay ?? 100);
   };
@@ -214,7 +220,7 @@ export function createRuntime(options) {
       wipe(); // the engine erased the profile itself when personalization was withdrawn
       // The withdrawal (consent and erasure epoch, nothing personal) goes once to the server as
       // the old id, so that every replica erases too.
-      if (sc) safe(() => post(o.fetch, ep + '/v1/sync', o.writeKey, syncBody()).catch(report))();
+      if (sc) safe(() => post(o.fetch, ep + '/v1/sync', o.writeKey, syncBody(), rc.timeout).catch(report))();
       newIds();
       clrT(sT);
     }
@@ -224,11 +230,29 @@ export function createRuntime(options) {
   }
 
   // ---- bundle ----
-  const load = (text) => {
+  const load = (text, sig) => {
     const r = engine.loadBundle(text);
     if (!r.ok) report('bundle rejected: ' + r.error.trim());
-    else bundleText = typeof text === 'string' ? text : JSON.stringify(text);
+    else {
+      bundleText = typeof text === 'string' ? text : JSON.stringify(text);
+      bundleSig = sig;
+    }
     return r.ok;
+  };
+  /**
+   * With bundlePublicKeys: does the bundle (its exact bytes, or JSON text) carry a good signature?
+   * Checked before the core sees it; a failure is reported and the current bundle stays.
+   */
+  const signed = async (bytes, sig, from) => {
+    try {
+      if (typeof bytes !== 'string' && !(bytes instanceof Uint8Array))
+        throw new Error('a signed bundle must be given as its JSON text (with bundleSignature)');
+      await vk(bytes, sig);
+      return true;
+    } catch (e) {
+      report(`bundle rejected: ${from}: ${(e && e.message) || e}`);
+      return false;
+    }
   };
   /** Fetches bundleUrl (If-None-Match); a failure or a rejected bundle keeps the current one. */
   async function refresh() {
@@ -237,8 +261,15 @@ export function createRuntime(options) {
       const res = await o.fetch(o.bundleUrl, { headers: etag ? { 'If-None-Match': etag } : {} });
       if (res.status === 304) return true;
       if (!res.ok) throw new Error('HTTP ' + res.status);
-      const text = await res.text();
-      if (!load(text)) return false;
+      let text, sig;
+      if (vk) {
+        // The signature covers the bytes as served: they are checked, then decoded unchanged.
+        const bytes = new Uint8Array(await res.arrayBuffer());
+        sig = res.headers.get('Pz-Signature') || undefined;
+        if (!(await signed(bytes, sig, o.bundleUrl))) return false;
+        text = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(bytes);
+      } else text = await res.text();
+      if (!load(text, sig)) return false;
       etag = res.headers.get('ETag');
       saveBundle();
       return true;
@@ -300,7 +331,7 @@ export function createRuntime(options) {
       });
       if (!req) return false;
       try {
-        res = await post(o.fetch, ep + '/v1/sync', o.writeKey, req);
+        res = await post(o.fetch, ep + '/v1/sync', o.writeKey, req, rc.timeout);
       } catch {}
       wait = verdict(res, sN, rc, o.random);
       if (wait === false) report('sync: HTTP ' + res.status);
@@ -340,7 +371,7 @@ export function createRuntime(options) {
   async function link(a, u, n = 0) {
     let res;
     try {
-      res = await post(o.fetch, ep + '/v1/identify', o.writeKey, { anonymous_id: a, user_id: u });
+      res = await post(o.fetch, ep + '/v1/identify', o.writeKey, { anonymous_id: a, user_id: u }, rc.timeout);
     } catch {}
     const wait = verdict(res, n, rc, o.random);
     if (a !== ids.a || u !== ids.u) return;
@@ -367,7 +398,9 @@ export function createRuntime(options) {
       if (!names.length) return [];
       const { decisions } = val(engine.decide(names, now(), { why: o.why }));
       for (const d of decisions) {
-        let mine = els.filter((e) => e.getAttribute('data-pz-slot') === d.slot);
+        // A slot on an element content may not go into (script, style, iframe, …: dom.mjs
+        // `renderable`) shows nothing, so nothing is counted as shown there either.
+        let mine = els.filter((e) => e.getAttribute('data-pz-slot') === d.slot && renderable(e));
         const painted = mine.length;
         // An edge worker filled these in the first paint (data-pz-decided="<action>", or ""
         // for the default): they keep what was painted, and what they show counts as shown.
@@ -424,8 +457,16 @@ export function createRuntime(options) {
       val(engine.setIds({ anonymous_id: ids.a }));
     } else newIds();
     const cached = read(key + '.b');
-    let ok = !!o.bundle && load(o.bundle);
-    if (cached && cached.b && load(cached.b)) {
+    let ok =
+      !!o.bundle &&
+      (!vk || (await signed(o.bundle, o.bundleSignature, 'the inline bundle'))) &&
+      load(o.bundle, o.bundleSignature);
+    if (
+      cached &&
+      cached.b &&
+      (!vk || (await signed(cached.b, cached.s, 'the stored bundle'))) &&
+      load(cached.b, cached.s)
+    ) {
       ok = true;
       etag = cached.e;
     }
@@ -472,7 +513,8 @@ export function createRuntime(options) {
       setT = o.setTimeout || ((f, ms) => win.setTimeout(f, ms));
       clrT = o.clearTimeout || ((t) => win.clearTimeout(t));
       o.random = o.random || Math.random;
-      rc = { base: 1000, max: 60000, ...o.retry };
+      if (o.bundlePublicKeys != null) vk = verifier(o.bundlePublicKeys, 'bundlePublicKeys');
+      rc = { base: 1000, max: 60000, timeout: 10000, ...o.retry };
       ep = o.endpoint && String(o.endpoint).replace(/\/+$/, '');
       const opt = (v, d) => ep && v !== false && { ...d, ...v };
       sc = opt(o.sync, { interval: 60000 });
