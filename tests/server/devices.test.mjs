@@ -1,6 +1,7 @@
 // Two devices of one person against a real pz-server: the browser runtime (jsdom pages, the
-// real wasm core) with its own storage per device, a network that drops requests, drops answers
-// and duplicates requests, and syncs in a random order. After the network heals, both devices
+// real wasm core) with its own storage per device, a network that drops requests, drops answers,
+// duplicates requests, answers 5xx (before or after the server did the work) and never answers
+// (only the runtime's request timeout ends those), and syncs in a random order. After the network heals, both devices
 // and the server hold one profile, show the same segments and decisions, and the event log has
 // every event exactly once. Then an erasure on the server reaches both devices at their next
 // sync and leaves no personal data on either.
@@ -33,6 +34,26 @@ function lossyFetch(rng, stats) {
       stats.duplicated++;
       await fetch(url, init).then((r) => r.arrayBuffer());
     }
+    if (x < 0.5) {
+      // The server is down: a 500 without reaching it.
+      stats.errors++;
+      return new Response('{"error":"store_error","message":"down"}', { status: 500 });
+    }
+    if (x < 0.55) {
+      // The server did the work, then its answer was replaced by a 500 (a proxy's).
+      stats.errors++;
+      await fetch(url, init).then((r) => r.arrayBuffer());
+      return new Response('{"error":"bad_gateway"}', { status: 502 });
+    }
+    if (x < 0.6) {
+      // The server did the work and then never answered: only the client's timeout ends it.
+      stats.timeouts++;
+      await fetch(url, init).then((r) => r.arrayBuffer());
+      return new Promise((_, reject) => {
+        if (!init.signal) return; // no timeout: this request hangs forever (the test fails)
+        init.signal.addEventListener('abort', () => reject(init.signal.reason), { once: true });
+      });
+    }
     return fetch(url, init);
   };
   f.lossy = true;
@@ -52,10 +73,10 @@ async function until(cond, what, ms = 15000) {
 const stateOf = (d) => stored(d.storage).s;
 
 for (const seed of [envSeed('PZ_DEVICES_SEED', 1), 2, 3]) {
-  test(`two devices converge through the server under loss and duplication (seed ${seed})`, async (t) => {
+  test(`two devices converge through the server under loss, duplication, 5xx and timeouts (seed ${seed})`, { timeout: 60000 }, async (t) => {
     const server = await startServer();
     const rng = mulberry32(seed);
-    const stats = { dropped: 0, lostAnswers: 0, duplicated: 0 };
+    const stats = { dropped: 0, lostAnswers: 0, duplicated: 0, errors: 0, timeouts: 0 };
     const c = clock();
     const user = `user-${seed}`;
     const devices = ['phone', 'laptop'].map((name) => {
@@ -68,7 +89,7 @@ for (const seed of [envSeed('PZ_DEVICES_SEED', 1), 2, 3]) {
         fetch: net,
         autocapture: false,
         random: mulberry32(seed + 7),
-        retry: { base: 5, max: 40 },
+        retry: { base: 5, max: 40, timeout: 150 },
         sync: { interval: 0 },
         collect: { batchSize: 4, flushInterval: 20 },
       });
@@ -107,9 +128,10 @@ for (const seed of [envSeed('PZ_DEVICES_SEED', 1), 2, 3]) {
       }
       t.diagnostic(
         `network: ${stats.dropped} dropped, ${stats.lostAnswers} lost answers, ` +
-          `${stats.duplicated} duplicated`,
+          `${stats.duplicated} duplicated, ${stats.errors} 5xx, ${stats.timeouts} timed out`,
       );
       assert.ok(stats.dropped + stats.lostAnswers + stats.duplicated > 5, 'the network misbehaved');
+      assert.ok(stats.errors > 0 && stats.timeouts > 0, 'the server failed and hung too');
 
       // The network heals: every device syncs until a full round changes nothing.
       for (const d of devices) d.net.lossy = false;

@@ -29,11 +29,14 @@ export function verdict(res, n, r, random) {
 }
 
 /** POSTs JSON with the write key as a bearer token. */
-export const post = (fetch, url, key, body) =>
+export const post = (fetch, url, key, body, timeout) =>
   fetch(url, {
     method: 'POST',
     headers: { Authorization: 'Bearer ' + key, 'content-type': 'application/json' },
     body: JSON.stringify(body),
+    // A server that never answers fails the request after `timeout` ms (then retried, deduped by
+    // the server) instead of holding the queue forever.
+    signal: timeout > 0 && globalThis.AbortSignal?.timeout ? AbortSignal.timeout(timeout) : undefined,
   });
 
 // Bytes of events per batch at most: the server takes 512 KB (the core refuses an event over
@@ -96,7 +99,7 @@ export function outbox(c) {
       for (let b; (b = batch()).length;) {
         let res;
         try {
-          res = await post(c.fetch, c.url, c.key, body(b));
+          res = await post(c.fetch, c.url, c.key, body(b), c.retry.timeout);
         } catch {}
         const wait = settle(res, b);
         if (wait == null) fails = 0;
