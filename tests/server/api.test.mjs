@@ -981,6 +981,12 @@ describe('keys and sites: auth, isolation, CORS, rate limits', () => {
     // A's decide: a new visitor at A.
     r = await call(s, 'POST', '/v1/decide', { key: A.pk, body: { id, slots: ['hero'], now: T0 } });
     assert.deepEqual(r.body.segments, []);
+    // A's sync of the same id merges into A's profile: the answer carries none of B's devices.
+    const devA = uid('dev-a');
+    r = await syncAs(A.pk, id, state([component(devA)]));
+    assert.equal(r.status, 200, JSON.stringify(r.body));
+    assert.deepEqual(r.body.cursor.map((c) => c[0]), [devA]);
+    assert.ok(!JSON.stringify(r.body).includes(dev), "B's device is not in A's answer");
     const bAfter = await call(s, 'GET', '/v1/profiles/' + id, { key: B.sk });
     assert.deepEqual(bAfter.body, bBefore.body);
   });
