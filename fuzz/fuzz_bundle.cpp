@@ -33,11 +33,7 @@ constexpr const char* kBaseline = R"({
   "defaults": {"hero": {"content": {"title": "Welcome"}}}
 })";
 
-pz::Value parse_or_die(std::string_view text) {
-  pz::Result<pz::Value> v = pz::parse_json(text);
-  if (!v.ok()) pz_fuzz::fail("fixed JSON does not parse", text, v.status().message());
-  return v.take();
-}
+using pz_fuzz::parse_or_die;
 
 const std::vector<pz::Value>& fixed_events() {
   static const std::vector<pz::Value>* events = [] {

@@ -29,25 +29,9 @@ namespace {
 
 constexpr int64_t kNow = 1793613600000;  // 2026-11-02 13:00 UTC
 
-pz::Value parse_or_die(std::string_view text) {
-  pz::Result<pz::Value> v = pz::parse_json(text);
-  if (!v.ok()) pz_fuzz::fail("fixed JSON does not parse", text, v.status().message());
-  return v.take();
-}
+using pz_fuzz::parse_or_die;
 
-std::shared_ptr<const pz::Bundle> compiled_demo_bundle() {
-  static const std::shared_ptr<const pz::Bundle>* compiled = [] {
-    auto b = std::make_shared<pz::Bundle>();
-    std::vector<pz::BundleError> errors;
-    if (!pz::compile_bundle(pz_fuzz::demo_bundle(), *b, errors)) {
-      std::fprintf(stderr, "fuzz_profile: the demo bundle does not compile:\n%s\n",
-                   pz::format_errors(errors).c_str());
-      std::abort();
-    }
-    return new std::shared_ptr<const pz::Bundle>(std::move(b));
-  }();
-  return *compiled;
-}
+using pz_fuzz::compiled_demo_bundle;
 
 // An engine with the demo bundle, consent, a few events and an identify: a device with data.
 void setup(pz::Engine& e) {

@@ -7,11 +7,13 @@
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <memory>
 #include <sstream>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "pz/bundle.h"
 #include "pz/json.h"
 #include "pz/value.h"
 
@@ -72,6 +74,29 @@ inline const std::string& demo_bundle() {
     return new std::string(ss.str());
   }();
   return *text;
+}
+
+// JSON the fuzzer itself wrote, parsed; aborts (a bug in the fuzzer) when it does not parse.
+inline pz::Value parse_or_die(std::string_view text) {
+  pz::Result<pz::Value> v = pz::parse_json(text);
+  if (!v.ok()) fail("fixed JSON does not parse", text, v.status().message());
+  return v.take();
+}
+
+// The demo bundle compiled once, shared by every engine of a fuzzer; aborts when it does not
+// compile.
+inline std::shared_ptr<const pz::Bundle> compiled_demo_bundle() {
+  static const std::shared_ptr<const pz::Bundle>* compiled = [] {
+    auto b = std::make_shared<pz::Bundle>();
+    std::vector<pz::BundleError> errors;
+    if (!pz::compile_bundle(demo_bundle(), *b, errors)) {
+      std::fprintf(stderr, "pz fuzz: the demo bundle does not compile:\n%s\n",
+                   pz::format_errors(errors).c_str());
+      std::abort();
+    }
+    return new std::shared_ptr<const pz::Bundle>(std::move(b));
+  }();
+  return *compiled;
 }
 
 // The input split at '\n' (a trailing newline gives no empty last line), at most `max` lines.

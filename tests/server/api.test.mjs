@@ -11,7 +11,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';
-import { DEMO_BUNDLE, T0, call, startServer, tempDir } from './harness.mjs';
+import { DEMO_BUNDLE, T0, call, parseMetrics, startServer, tempDir } from './harness.mjs';
 import { PZ_WASM } from '../js/harness.mjs';
 import { loadCore } from '../../js/src/host.mjs';
 
@@ -113,16 +113,6 @@ function rawHttp(port, head, { body = '', timeout = 5000 } = {}) {
 const rawGet = (port, target) =>
   rawHttp(port, `GET ${target} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n`);
 
-/** Prometheus text → Map of "name{labels}" → number. */
-function parseMetrics(text) {
-  const m = new Map();
-  for (const line of text.split('\n')) {
-    if (!line || line.startsWith('#')) continue;
-    const i = line.lastIndexOf(' ');
-    m.set(line.slice(0, i), Number(line.slice(i + 1)));
-  }
-  return m;
-}
 async function metrics(server) {
   const res = await server.fetch('/metrics');
   assert.equal(res.status, 200);

@@ -119,3 +119,19 @@ export async function call(server, method, p, { key, body, headers = {}, raw } =
 }
 
 export const T0 = Date.UTC(2026, 10, 22, 12);
+
+/** Prometheus text → Map of "name{labels}" → number. */
+export function parseMetrics(text) {
+  const m = new Map();
+  for (const line of text.split('\n')) {
+    if (!line || line.startsWith('#')) continue;
+    const i = line.lastIndexOf(' ');
+    m.set(line.slice(0, i), Number(line.slice(i + 1)));
+  }
+  return m;
+}
+
+/** The server's GET /metrics, parsed (parseMetrics). */
+export async function metricsMap(server) {
+  return parseMetrics(await (await server.fetch('/metrics')).text());
+}

@@ -12,7 +12,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import http from 'node:http';
 import { spawnSync } from 'node:child_process';
-import { PZ_SERVER, startServer, tempDir } from './harness.mjs';
+import { PZ_SERVER, metricsMap as metrics, startServer, tempDir } from './harness.mjs';
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
@@ -43,16 +43,6 @@ function request(s, method, path, { from = '127.0.0.1', key, headers = {}, body 
   });
 }
 
-async function metrics(s) {
-  const m = new Map();
-  const text = await (await s.fetch('/metrics')).text();
-  for (const line of text.split('\n')) {
-    if (!line || line.startsWith('#')) continue;
-    const i = line.lastIndexOf(' ');
-    m.set(line.slice(0, i), Number(line.slice(i + 1)));
-  }
-  return m;
-}
 
 const RATE = 5; // --ip-rate-limit 5/s: burst 10
 const BURST = 2 * RATE;

@@ -15,23 +15,12 @@ import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';
-import { T0, call, startServer, tempDir } from './harness.mjs';
+import { T0, call, metricsMap as metrics, startServer, tempDir } from './harness.mjs';
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const DEADLINE = 500; // --read-timeout-ms and --idle-timeout-ms of the first server
 const BOUND = 5000; // "cut off" means: closed within this, 10x the deadline
 
-/** Prometheus text → Map of "name{labels}" → number. */
-async function metrics(s) {
-  const m = new Map();
-  const text = await (await s.fetch('/metrics')).text();
-  for (const line of text.split('\n')) {
-    if (!line || line.startsWith('#')) continue;
-    const i = line.lastIndexOf(' ');
-    m.set(line.slice(0, i), Number(line.slice(i + 1)));
-  }
-  return m;
-}
 const READ = 'pz_http_timeouts_total{phase="read"}';
 const WRITE = 'pz_http_timeouts_total{phase="write"}';
 
