@@ -7,19 +7,14 @@
 //   node --test tests/e2e/signed.test.mjs   (needs js/dist from node scripts/build-js.mjs)
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import crypto from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import * as h from './harness.mjs';
+import { ed25519Key } from '../js/harness.mjs';
 
 const DIST = path.join(h.ROOT, 'js', 'dist');
-const { publicKey, privateKey } = crypto.generateKeyPairSync('ed25519');
-const RAW = Buffer.from(publicKey.export({ format: 'jwk' }).x, 'base64url');
-const PUB = RAW.toString('base64');
-const KEYID = crypto.createHash('sha256').update(RAW).digest('hex').slice(0, 16);
-const sign = (text) =>
-  `keyid=${KEYID}, sig=${crypto.sign(null, Buffer.from(text), privateKey).toString('base64')}`;
+const { pub: PUB, keyid: KEYID, sign } = ed25519Key();
 const bundle = (v, title) =>
   JSON.stringify({
     version: v,

@@ -7,26 +7,14 @@
 //   node --test tests/edge/signed.test.mjs   (needs build-wasm/pz_core.wasm and pz-server)
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { startServer, tempDir } from '../server/harness.mjs';
 import { get, listen, startOrigin, startWorkerd } from './harness.mjs';
+import { ed25519Key } from '../js/harness.mjs';
 
-/** An Ed25519 key pair (node's crypto): pub (base64 of 32 bytes), keyid, sign(text). */
-function keyPair() {
-  const { publicKey, privateKey } = crypto.generateKeyPairSync('ed25519');
-  const raw = Buffer.from(publicKey.export({ format: 'jwk' }).x, 'base64url');
-  const keyid = crypto.createHash('sha256').update(raw).digest('hex').slice(0, 16);
-  return {
-    pub: raw.toString('base64'),
-    keyid,
-    sign: (text) =>
-      `keyid=${keyid}, sig=${crypto.sign(null, Buffer.from(text), privateKey).toString('base64')}`,
-  };
-}
-const K1 = keyPair();
-const K2 = keyPair();
+const K1 = ed25519Key();
+const K2 = ed25519Key();
 
 const bundle = (v, t) =>
   JSON.stringify({ version: v, defaults: { hero: { content: { title: t } } } });
@@ -134,7 +122,7 @@ describe('bundles from the server', () => {
     // Unsigned, and signed by a key that is not configured: refused too.
     Object.assign(state, { body: B, sig: undefined, etag: '"u"' });
     await pagesUntilLogged(edge, /pz-edge: bundle rejected: signature missing/, 'Signed A');
-    const K3 = keyPair();
+    const K3 = ed25519Key();
     Object.assign(state, { body: B, sig: K3.sign(B), etag: '"k3"' });
     const foreign = new RegExp(`signature names key id ${K3.keyid}, which is not a configured`);
     await pagesUntilLogged(edge, foreign, 'Signed A');

@@ -1,4 +1,5 @@
 // Shared by the node tests: where things are, knobs from the environment, a seeded PRNG.
+import crypto from 'node:crypto';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -38,3 +39,20 @@ export const PZ_WASM_BIN = path.join(ROOT, 'js', 'bin', 'pz-wasm');
 export const PZ_WASM = process.env.PZ_WASM
   ? path.resolve(process.env.PZ_WASM)
   : path.join(ROOT, 'build-wasm', 'pz_core.wasm');
+
+/**
+ * A fresh Ed25519 key pair for signed-bundle tests (docs/bundle.md "Signed bundles"): pub (base64
+ * of the raw 32 bytes), keyid (16 hex digits of its SHA-256), sign(text, id = keyid) → the
+ * Pz-Signature text `keyid=…, sig=…` over the exact bytes of `text`.
+ */
+export function ed25519Key() {
+  const { publicKey, privateKey } = crypto.generateKeyPairSync('ed25519');
+  const raw = Buffer.from(publicKey.export({ format: 'jwk' }).x, 'base64url');
+  const keyid = crypto.createHash('sha256').update(raw).digest('hex').slice(0, 16);
+  return {
+    pub: raw.toString('base64'),
+    keyid,
+    sign: (text, id = keyid) =>
+      `keyid=${id}, sig=${crypto.sign(null, Buffer.from(text), privateKey).toString('base64')}`,
+  };
+}

@@ -6,7 +6,6 @@
 // forms.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import crypto from 'node:crypto';
 import {
   DEMO,
   captureWarnings,
@@ -19,25 +18,14 @@ import {
 } from './runtime_harness.test.mjs';
 import { Engine } from '../../js/src/host.mjs';
 import { parseSignature, verifier } from '../../js/src/signature.mjs';
+import { ed25519Key } from './harness.mjs';
 
 const URL_ = 'https://cdn.example/bundle.json';
 const HERO = '<div data-pz-slot="hero"><h1 data-pz-field="title">Markup default</h1></div>';
 const title = (pg) => pg.doc.querySelector('h1').textContent;
 
-/** An Ed25519 key pair: pub (base64 of the raw 32 bytes), keyid, sign(text) → header text. */
-function keyPair() {
-  const { publicKey, privateKey } = crypto.generateKeyPairSync('ed25519');
-  const raw = Buffer.from(publicKey.export({ format: 'jwk' }).x, 'base64url');
-  const keyid = crypto.createHash('sha256').update(raw).digest('hex').slice(0, 16);
-  return {
-    pub: raw.toString('base64'),
-    keyid,
-    sign: (text, id = keyid) =>
-      `keyid=${id}, sig=${crypto.sign(null, Buffer.from(text), privateKey).toString('base64')}`,
-  };
-}
-const K1 = keyPair();
-const K2 = keyPair();
+const K1 = ed25519Key();
+const K2 = ed25519Key();
 
 /** The demo bundle's JSON text with its own version and hero title. */
 const variant = (v, t) =>

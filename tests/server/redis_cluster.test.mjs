@@ -11,12 +11,11 @@
 //   redis-server and redis-cli, which scripts/setup.sh installs)
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import crypto from 'node:crypto';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { spawn, execFile } from 'node:child_process';
-import { mulberry32 } from '../js/harness.mjs';
+import { ed25519Key, mulberry32 } from '../js/harness.mjs';
 import { page, runtime, clock, sleep, demoBundle, T0 } from '../js/runtime_harness.test.mjs';
 import { startServer, call, tempDir, PZ_SERVER } from './harness.mjs';
 
@@ -380,11 +379,7 @@ test('a bundle PUT on one server is served by the other within the refresh time'
 
 test('a server with bundle_public_keys never serves a bundle another server activated unsigned', async () => {
   const [a] = servers;
-  const { publicKey, privateKey } = crypto.generateKeyPairSync('ed25519');
-  const raw = Buffer.from(publicKey.export({ format: 'jwk' }).x, 'base64url');
-  const keyId = crypto.createHash('sha256').update(raw).digest('hex').slice(0, 16);
-  const sign = (text) =>
-    `keyid=${keyId}, sig=${crypto.sign(null, Buffer.from(text), privateKey).toString('base64')}`;
+  const { pub, sign } = ed25519Key();
   const variant = (v, title) =>
     JSON.stringify(demoBundle({ version: v, defaults: { ...demoBundle().defaults, hero: { content: { title } } } }));
   const putVia = (s, text, sig) =>
@@ -406,7 +401,7 @@ test('a server with bundle_public_keys never serves a bundle another server acti
     args: ['--store', 'redis', '--redis', `127.0.0.1:${nodes[2].port}`],
     keys: {
       sites: [
-        { id: SITE, write_keys: ['pk_demo'], secret_keys: ['sk_demo'], origins: ['*'], bundle_public_keys: [raw.toString('base64')] },
+        { id: SITE, write_keys: ['pk_demo'], secret_keys: ['sk_demo'], origins: ['*'], bundle_public_keys: [pub] },
       ],
     },
   });

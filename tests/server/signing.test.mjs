@@ -14,7 +14,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { DEMO_BUNDLE, call, startServer, tempDir } from './harness.mjs';
-import { PZ_BIN } from '../js/harness.mjs';
+import { PZ_BIN, ed25519Key } from '../js/harness.mjs';
 
 const SK = 'sk_shop_sig1';
 const PK = 'pk_shop_sig1';
@@ -35,15 +35,8 @@ function pzKey(dir) {
 }
 /** A key pair from node's crypto, in the same text forms. */
 function nodeKey() {
-  const { publicKey, privateKey } = crypto.generateKeyPairSync('ed25519');
-  const raw = Buffer.from(publicKey.export({ format: 'jwk' }).x, 'base64url');
-  const key_id = crypto.createHash('sha256').update(raw).digest('hex').slice(0, 16);
-  return {
-    key_id,
-    public_key: raw.toString('base64'),
-    sign: (text) =>
-      `keyid=${key_id}, sig=${crypto.sign(null, Buffer.from(text), privateKey).toString('base64')}`,
-  };
+  const k = ed25519Key();
+  return { key_id: k.keyid, public_key: k.pub, sign: (text) => k.sign(text) };
 }
 
 function assertError(res, status, code, message) {
