@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <map>
 
 #include "pz/json.h"
 
@@ -200,6 +201,7 @@ class Compiler {
   std::vector<BundleError>& errors_;
   size_t errors_before_;
   std::vector<std::string> segment_paths_;
+  std::vector<std::vector<std::string>> part_texts_;  // by segment: its conditions' JSON
 };
 
 void Compiler::run(const Value& doc) {
@@ -341,6 +343,8 @@ void Compiler::segments(const Value* v) {
             def.parts.emplace_back();
             compile(part, join(path, "rule"), def.parts.back());
           }
+          part_texts_.resize(b_.segments.size() + 1);
+          for (const Value& part : list->as_array()) part_texts_.back().push_back(to_json(part));
         }
       }
     }
@@ -760,6 +764,44 @@ void Compiler::build_indexes() {
   for (size_t p = 0; p < g.node_at.size(); ++p) {
     g.position[static_cast<size_t>(g.node_at[p])] = static_cast<int>(p);
   }
+  // Identical conditions: the first in dependency order is evaluated for all (it comes before
+  // every segment that reads it, and after what it reads).
+  part_texts_.resize(segments);
+  g.part_canon.assign(parts, -1);
+  g.part_users.assign(parts, {});
+  g.part_test.assign(parts, Bundle::Graph::Test());
+  g.terms.clear();
+  {
+    std::map<std::string_view, int> first_of;
+    for (int s : b_.segment_order) {
+      const std::vector<std::string>& texts = part_texts_[static_cast<size_t>(s)];
+      const SegmentDef& seg = b_.segments[static_cast<size_t>(s)];
+      for (size_t k = 0; k < seg.parts.size(); ++k) {
+        const int part = g.first_part[static_cast<size_t>(s)] + static_cast<int>(k);
+        int canon = part;
+        if (k < texts.size()) canon = first_of.emplace(texts[k], part).first->second;
+        g.part_canon[static_cast<size_t>(part)] = canon;
+        std::vector<int>& users = g.part_users[static_cast<size_t>(canon)];
+        if (users.empty() || users.back() != s) users.push_back(s);
+        if (canon != part) continue;
+        WindowComparison cmp;
+        if (!seg.parts[k].window_comparison(cmp)) continue;
+        const RuleRef& ref = seg.parts[k].refs()[static_cast<size_t>(cmp.ref)];
+        Bundle::Graph::Term term;
+        term.is_count = ref.kind == RuleRef::Kind::kCount;
+        term.slot = ref.slot;
+        term.window = ref.window;
+        if (term.slot < 0) continue;
+        size_t t = 0;
+        while (t < g.terms.size() &&
+               !(g.terms[t].is_count == term.is_count && g.terms[t].slot == term.slot &&
+                 g.terms[t].window.ms == term.window.ms))
+          ++t;
+        if (t == g.terms.size()) g.terms.push_back(term);
+        g.part_test[static_cast<size_t>(part)] = {static_cast<int>(t), cmp};
+      }
+    }
+  }
   auto add = [&](int node, uint32_t deps, const std::vector<int>& metrics,
                  const std::vector<int>& counts, const std::vector<int>& segs,
                  const std::vector<Window>& windows) {
@@ -785,6 +827,8 @@ void Compiler::build_indexes() {
     }
     for (size_t k = 0; k < seg.parts.size(); ++k) {  // the segment is marked by its conditions
       const RuleInputs& in = seg.part_inputs[k];
+      const int part = g.first_part[i] + static_cast<int>(k);
+      if (g.part_canon[static_cast<size_t>(part)] != part) continue;  // evaluated as its twin
       add(static_cast<int>(segments + actions) + g.first_part[i] + static_cast<int>(k), in.deps,
           in.metrics, in.counts, in.segments, in.windows);
     }

@@ -120,7 +120,12 @@ struct Engine::State : RuleHost {
   // until a decision needs it (lazy), its result cached in `eligible` meanwhile.
   int64_t next_wakeup = INT64_MIN;  // min valid_until over the graph's timed nodes
   std::vector<uint64_t> dirty;
-  std::vector<char> part_value;             // by split condition: 0 falsy, 1 truthy, 2 failed
+  std::vector<char> part_value;  // by split condition: 0 falsy, 1 truthy, 2 failed
+  // Window sums of graph.terms, valid while term_gen[t] == gen (begin() moves gen).
+  std::vector<double> term_value;
+  std::vector<int64_t> term_next;  // Series::next_change of the term's window
+  std::vector<uint32_t> term_gen;
+  uint32_t gen = 1;
   std::vector<char> eligible;               // by action: 0 no, 1 yes, 2 the rule failed
   std::vector<std::string> eligible_error;  // by action, when eligible == 2
   uint64_t eligibility_evaluations = 0;
@@ -138,6 +143,10 @@ struct Engine::State : RuleHost {
     profile.exposures.assign(bundle->actions.size(), Exposure());
     const size_t nodes = bundle->graph.position.size();
     part_value.assign(bundle->graph.part_segment.size(), 0);
+    term_value.assign(bundle->graph.terms.size(), 0);
+    term_next.assign(bundle->graph.terms.size(), 0);
+    term_gen.assign(bundle->graph.terms.size(), 0);
+    gen = 1;
     member.assign(bundle->segments.size(), 0);
     valid_until.assign(nodes, 0);
     metric_changed.assign(bundle->metrics.size(), 0);
@@ -271,6 +280,21 @@ struct Engine::State : RuleHost {
     page = current_page;
     event = current_event;
     profile_built = false;
+    if (++gen == 0) {  // wrapped: no stale entry may match
+      std::fill(term_gen.begin(), term_gen.end(), 0);
+      gen = 1;
+    }
+  }
+  // The value of graph term t now (as count()/metric() would answer), computed once per begin().
+  double term(size_t t) {
+    if (term_gen[t] != gen) {
+      const Bundle::Graph::Term& d = bundle->graph.terms[t];
+      term_value[t] = d.is_count ? window_sum(profile.counts, remote_counts, d.slot, d.window)
+                                 : window_sum(profile.metrics, remote_metrics, d.slot, d.window);
+      term_next[t] = Series::next_change(now, d.window, bundle->retention);
+      term_gen[t] = gen;
+    }
+    return term_value[t];
   }
 
   void apply_metrics(const Event& e);
@@ -283,10 +307,7 @@ void Engine::State::apply_metrics(const Event& e) {
   for (size_t i = 0; i < bundle->metrics.size(); ++i) {
     const MetricDef& m = bundle->metrics[i];
     if (m.event != e.type) continue;
-    if (m.has_where) {
-      Result<Value> r = pz::evaluate(m.where, Value(), this);
-      if (!r.ok() || !truthy(r.value())) continue;
-    }
+    if (m.has_where && !evaluate_condition(m.where, this)) continue;  // falsy or an error
     double amount = 1;
     if (m.is_sum) {
       Value v = e.raw;
@@ -377,18 +398,30 @@ void Engine::State::evaluate(int64_t at, const Value& page_override) {
       if (static_cast<size_t>(node) >= actions_end) {  // a condition of a split segment
         if (!incremental) continue;
         const size_t k = static_cast<size_t>(node) - actions_end;
-        const SegmentDef& seg = bundle->segments[static_cast<size_t>(g.part_segment[k])];
-        const size_t first =
-            static_cast<size_t>(g.first_part[static_cast<size_t>(g.part_segment[k])]);
+        if (g.part_canon[k] != static_cast<int>(k)) continue;  // its twin is evaluated
         ++evaluations;
-        bool failed = false;
-        bool t = evaluate_condition(seg.parts[k - first], this, &failed);
-        char v = failed ? 2 : t ? 1 : 0;
+        char v;
+        const Bundle::Graph::Test& test = g.part_test[k];
+        if (test.term >= 0) {  // a window compared with a constant: the cached sum
+          const size_t t = static_cast<size_t>(test.term);
+          v = test.cmp.test(term(t)) ? 1 : 0;
+          if (!g.terms[t].window.all()) {  // schedule(): its one window
+            valid_until[static_cast<size_t>(node)] = term_next[t];
+            next_wakeup = std::min(next_wakeup, term_next[t]);
+          }
+        } else {
+          const SegmentDef& seg = bundle->segments[static_cast<size_t>(g.part_segment[k])];
+          const size_t first =
+              static_cast<size_t>(g.first_part[static_cast<size_t>(g.part_segment[k])]);
+          bool failed = false;
+          bool t = evaluate_condition(seg.parts[k - first], this, &failed);
+          v = failed ? 2 : t ? 1 : 0;
+          schedule(node, at);
+        }
         if (v != part_value[k]) {
           part_value[k] = v;
-          mark_node(g.part_segment[k]);
+          for (int user : g.part_users[k]) mark_node(user);
         }
-        schedule(node, at);
         continue;
       }
       const size_t i = static_cast<size_t>(node);
@@ -403,7 +436,7 @@ void Engine::State::evaluate(int64_t at, const Value& page_override) {
         const bool is_and = seg.split == SegmentDef::Split::kAnd;
         in = is_and ? 1 : 0;
         for (size_t k = 0; k < seg.parts.size(); ++k) {
-          char v = part_value[first + k];
+          char v = part_value[static_cast<size_t>(g.part_canon[first + k])];
           if (v == 2) {
             in = 0;
             break;

@@ -227,6 +227,7 @@ struct Converter {
         const char* at = location(v);
         if (auto e = v.get_object().get(obj)) return fail(e, at);
         std::vector<Member> members;
+        members.reserve(4);
         for (auto field : obj) {
           // Keys are read raw and unescaped here: simdjson's unescaped_key() leaves the
           // iterator unusable after refusing a lone-surrogate escape that JSON.parse accepts.

@@ -98,6 +98,38 @@ bool Program::loop_free() const {
   return true;
 }
 bool Program::is_constant() const { return !nodes_.empty() && nodes_[root_].op == Op::kConst; }
+bool Program::window_comparison(WindowComparison& out) const {
+  if (nodes_.empty() || nodes_[root_].op != Op::kCmpWindow) return false;
+  const Node& n = nodes_[root_];
+  const Node& w = nodes_[kids_[n.first]];
+  using Cmp = WindowComparison::Cmp;
+  switch (static_cast<Op>(n.ns)) {  // as RuleEvaluator::compare_window
+    case Op::kEq:
+    case Op::kStrictEq:
+      out.cmp = Cmp::kEq;
+      break;
+    case Op::kNe:
+    case Op::kStrictNe:
+      out.cmp = Cmp::kNe;
+      break;
+    case Op::kLt:
+      out.cmp = Cmp::kLt;
+      break;
+    case Op::kLe:
+      out.cmp = Cmp::kLe;
+      break;
+    case Op::kGt:
+      out.cmp = Cmp::kGt;
+      break;
+    default:
+      out.cmp = Cmp::kGe;
+      break;
+  }
+  out.ref = w.aux;
+  out.constant = nodes_[kids_[n.first + 1]].constant.as_number();
+  out.constant_first = n.shared;
+  return true;
+}
 
 using Op = Program::Op;
 using Node = Program::Node;

@@ -39,6 +39,20 @@ Value Value::MakeArray(Array items) {
 
 Value Value::MakeObject(std::vector<Member> members) {
   auto* heap = new ObjectHeap();
+  // The common case, no repeated key and no array-index key: the members as they are.
+  bool plain = true;
+  for (size_t i = 0; plain && i < members.size(); ++i) {
+    uint32_t index;
+    if (parse_array_index(members[i].first, index)) plain = false;
+    for (size_t j = 0; plain && j < i; ++j) plain = members[j].first != members[i].first;
+  }
+  if (plain) {
+    heap->members = std::move(members);
+    Value v;
+    v.kind_ = Kind::kObject;
+    v.u_.heap = heap;
+    return v;
+  }
   std::vector<Member>& out = heap->members;
   out.reserve(members.size());
   bool has_index_key = false;

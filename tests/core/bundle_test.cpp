@@ -81,6 +81,49 @@ TEST(Bundle, GraphSplitsConditionsAndOrdersNodes) {
   EXPECT_EQ(b.segments_by_id, (std::vector<int>{1, 2, 0}));
 }
 
+// Identical conditions of split segments are one node: the first in dependency order (here in
+// the later segment, which the earlier one reads) is evaluated and marks every segment using it;
+// window comparisons read shared terms, one per distinct window.
+TEST(Bundle, GraphSharesIdenticalConditionsAndWindows) {
+  Bundle b;
+  std::vector<BundleError> errors;
+  ASSERT_TRUE(compile_bundle(R"({"version":"1","metrics":[{"id":"m","event":"view"}],
+    "segments":[
+      {"id":"late","rule":{"and":[{"in_segment":["early"]},{">=":[{"metric":["m","1h"]},2]},
+                                  {"==":[{"var":"page.path"},"/"]}]}},
+      {"id":"early","rule":{"or":[{"==":[{"var":"page.path"},"/"]},{"<":[1,{"metric":["m","1h"]}]},
+                                  {">=":[{"count":["buy","all"]},1]}]}}],
+    "defaults":{}})",
+                             b, errors))
+      << format_errors(errors);
+  const Bundle::Graph& g = b.graph;
+  // Conditions: late 0..2, early 3..5. early comes first in dependency order.
+  ASSERT_EQ(g.part_segment, (std::vector<int>{0, 0, 0, 1, 1, 1}));
+  EXPECT_EQ(g.part_canon, (std::vector<int>{0, 1, 3, 3, 4, 5}));
+  EXPECT_EQ(g.part_users[3], (std::vector<int>{1, 0}));  // early's own, then late's copy
+  EXPECT_TRUE(g.part_users[2].empty());
+  // The copy is not a node of the graph: nothing marks it.
+  const int copy = 2 + 0 + 2;                               // segments + actions + condition 2
+  EXPECT_EQ(g.flag_readers[1], (std::vector<int>{2 + 3}));  // page.*: early's condition only
+  EXPECT_TRUE(std::find(g.timed.begin(), g.timed.end(), copy) == g.timed.end());
+  // Terms: metric m over 1h (read by two conditions, compared differently), count buy over all.
+  ASSERT_EQ(g.terms.size(), 2u);
+  EXPECT_FALSE(g.terms[0].is_count);
+  EXPECT_EQ(g.terms[0].window.ms, 3600000);
+  EXPECT_TRUE(g.terms[1].is_count);
+  EXPECT_TRUE(g.terms[1].window.all());
+  EXPECT_EQ(g.part_test[4].term, 0);
+  EXPECT_TRUE(g.part_test[4].cmp.constant_first);
+  EXPECT_EQ(g.part_test[4].cmp.cmp, WindowComparison::Cmp::kLt);
+  EXPECT_EQ(g.part_test[1].term, 0);
+  EXPECT_FALSE(g.part_test[1].cmp.constant_first);
+  EXPECT_EQ(g.part_test[5].term, 1);
+  EXPECT_EQ(g.part_test[0].term, -1);  // in_segment: runs as a program
+  EXPECT_EQ(g.part_test[3].term, -1);
+  EXPECT_TRUE(g.part_test[4].cmp.test(2));  // 1 < 2
+  EXPECT_FALSE(g.part_test[4].cmp.test(1));
+}
+
 TEST(Bundle, DocumentErrors) {
   EXPECT_EQ(Errors("[1]"), V{": must be an object, got array"});
   V truncated = Errors(R"({"version":"1",)");

@@ -44,6 +44,30 @@ test('refuses what is not a pz core: bad bytes, HTTP errors, other ABI versions'
   assert.throws(() => new Core(fake), /ABI version 2, this host speaks 1/);
 });
 
+// entered/exited list ids in byte order whatever the bundle order, for a few changes (sorted
+// as they are found) and for many (more than 32: the bundle's id order), in and out again.
+test('entered and exited are sorted by id, few or many', async () => {
+  const core = await loadCore(bytes);
+  const ids = Array.from({ length: 40 }, (_, i) => `s${(i * 7) % 40}`); // bundle order != id order
+  const segments = ids.map((id, i) => ({ id,
+    rule: i % 2 ? { '==': [{ var: 'event.type' }, 'go'] } : { '>=': [{ count: ['go', '1h'] }, 1] } }));
+  segments.push({ id: 'few_b', rule: { '==': [{ var: 'event.type' }, 'few'] } },
+    { id: 'few_a', rule: { '==': [{ var: 'event.type' }, 'few'] } },
+    { id: 'Few_c', rule: { '==': [{ var: 'event.type' }, 'few'] } });
+  const e = core.engine();
+  assert.equal(e.loadBundle({ version: '1', consent: { mode: 'opt-out' }, segments }).ok, true);
+  const byteOrder = (a) => [...a].sort((x, y) => (Buffer.from(x) < Buffer.from(y) ? -1 : 1));
+  const go = e.ingest({ type: 'go', t: T });
+  assert.deepEqual(go.value, { entered: byteOrder(ids), exited: [] });
+  // 20 event.type segments leave, the count segments stay: many exits; three enter.
+  const few = e.ingest({ type: 'few', t: T + 1 });
+  assert.deepEqual(few.value.entered, ['Few_c', 'few_a', 'few_b']);
+  assert.deepEqual(few.value.exited, byteOrder(ids.filter((_, i) => i % 2)));
+  const other = e.ingest({ type: 'other', t: T + 2 });
+  assert.deepEqual(other.value, { entered: [], exited: ['Few_c', 'few_a', 'few_b'] });
+  assert.deepEqual(e.ingest({ type: 'other', t: T + 3 }).value, { entered: [], exited: [] });
+});
+
 test('engine: bundle, events, segments, decisions, profile through the envelope', async () => {
   const core = await loadCore(bytes);
   const e = core.engine();

@@ -14,6 +14,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
+#include <cstring>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -22,6 +23,7 @@
 #include "pz/cli.h"
 #include "pz/engine.h"
 #include "pz/json.h"
+#include "pz/text.h"
 
 #if defined(__EMSCRIPTEN__)
 #define PZ_EXPORT(name) extern "C" __attribute__((export_name(#name), used))
@@ -69,6 +71,7 @@ struct Handle {
   pz::Engine engine;  // kEngine
   pz::JsonParser parser;
   std::unique_ptr<pz::cli::Simulator> sim;  // kSimulator
+  std::vector<char> before;                 // memberships before an op (its capacity reused)
 };
 
 std::vector<std::unique_ptr<Handle>> g_handles;  // handle h is g_handles[h - 1]
@@ -127,20 +130,57 @@ pz::Value string_array(const std::vector<std::string>& ids) {
   return pz::Value::MakeArray(std::move(items));
 }
 
-// {"entered":[…],"exited":[…]}: sorted ids of the segments whose membership changed since
-// `before` (a copy of Engine::memberships(); a new bundle in between counts as all changed).
-pz::Value changes(const pz::Engine& e, const std::vector<char>& before) {
+// {"ok":true,"value":{"entered":[…],"exited":[…]}}: sorted ids of the segments whose membership
+// changed since `before` (a copy of Engine::memberships(); a new bundle in between counts as all
+// changed), written straight into the result (once per event: no Values built).
+int32_t ok_changes(const pz::Engine& e, const std::vector<char>& before) {
   const std::vector<char>& after = e.memberships();
-  std::vector<std::string> entered, exited;
-  for (size_t i = 0; i < after.size(); ++i) {
-    const bool was = i < before.size() && before[i] != 0;
-    if (after[i] != 0 && !was) entered.push_back(e.bundle().segments[i].id);
-    if (after[i] == 0 && was) exited.push_back(e.bundle().segments[i].id);
+  g_result.assign("{\"ok\":true,\"value\":{\"entered\":[");
+  // The segments that changed, found 8 memberships at a time; usually none or a few.
+  static std::vector<size_t> changed;
+  changed.clear();
+  size_t i = 0;
+  if (before.size() == after.size()) {
+    for (; i + 8 <= after.size(); i += 8) {
+      uint64_t a, b;
+      std::memcpy(&a, after.data() + i, 8);
+      std::memcpy(&b, before.data() + i, 8);
+      if (a == b) continue;
+      for (size_t k = i; k < i + 8; ++k) {
+        if ((after[k] != 0) != (before[k] != 0)) changed.push_back(k);
+      }
+    }
   }
-  std::sort(entered.begin(), entered.end());
-  std::sort(exited.begin(), exited.end());
-  return pz::Value::MakeObject(
-      {{"entered", string_array(entered)}, {"exited", string_array(exited)}});
+  for (; i < after.size(); ++i) {
+    if ((after[i] != 0) != (i < before.size() && before[i] != 0)) changed.push_back(i);
+  }
+  const pz::Bundle& b = e.bundle();
+  if (changed.size() <= 32) {  // by id: an insertion sort of a few entries
+    for (size_t x = 1; x < changed.size(); ++x) {
+      for (size_t y = x; y > 0 && b.segments[changed[y]].id < b.segments[changed[y - 1]].id; --y) {
+        std::swap(changed[y], changed[y - 1]);
+      }
+    }
+  } else {  // many (consent withdrawn, a merge): the bundle's id order, filtered
+    std::vector<char> is_changed(after.size(), 0);
+    for (size_t k : changed) is_changed[k] = 1;
+    changed.clear();
+    for (int k : b.segments_by_id) {
+      if (is_changed[static_cast<size_t>(k)]) changed.push_back(static_cast<size_t>(k));
+    }
+  }
+  for (int pass = 0; pass < 2; ++pass) {  // entered, then exited
+    if (pass == 1) g_result.append("],\"exited\":[");
+    bool first = true;
+    for (size_t k : changed) {
+      if ((after[k] != 0) != (pass == 0)) continue;
+      if (!first) g_result.push_back(',');
+      first = false;
+      pz::append_json_string(g_result, b.segments[k].id);
+    }
+  }
+  g_result.append("]}}");
+  return kOk;
 }
 
 // Parses the input of an engine op that takes a JSON document.
@@ -211,15 +251,17 @@ int32_t engine_op(Handle& h, int32_t op, std::string_view in, double num) {
       if (in.size() > pz::kMaxEventBytes) return fail("event is larger than 32768 bytes");
       pz::Value v;
       if (!parse_input(h, in, v, rc)) return rc;
-      const std::vector<char> before = e.memberships();
+      std::vector<char>& before = h.before;
+      before = e.memberships();
       pz::Status st = e.ingest(v);
       if (!st.ok()) return fail(st);
-      return ok(changes(e, before));
+      return ok_changes(e, before);
     }
     case kEvaluate: {
-      const std::vector<char> before = e.memberships();
+      std::vector<char>& before = h.before;
+      before = e.memberships();
       e.evaluate(now);
-      return ok(changes(e, before));
+      return ok_changes(e, before);
     }
     case kIdentify: {
       pz::Value v;
@@ -229,11 +271,12 @@ int32_t engine_op(Handle& h, int32_t op, std::string_view in, double num) {
         return fail("user_id must be a non-empty string");
       }
       const pz::Value* traits = v.find("traits");
-      const std::vector<char> before = e.memberships();
+      std::vector<char>& before = h.before;
+      before = e.memberships();
       pz::Status st = e.identify(user->as_string(), traits ? *traits : pz::Value(), now);
       if (!st.ok()) return fail(st);
       e.evaluate(now);
-      return ok(changes(e, before));
+      return ok_changes(e, before);
     }
     case kContext: {
       pz::Value v;
@@ -309,17 +352,19 @@ int32_t engine_op(Handle& h, int32_t op, std::string_view in, double num) {
       return req.ok() ? ok_raw(req.value()) : fail(req.status());
     }
     case kMerge: {
-      const std::vector<char> before = e.memberships();
+      std::vector<char>& before = h.before;
+      before = e.memberships();
       pz::Status st = e.merge_state(in, now);
       if (!st.ok()) return fail(st);
       e.evaluate(now);
-      return ok(changes(e, before));
+      return ok_changes(e, before);
     }
     case kErase: {
-      const std::vector<char> before = e.memberships();
+      std::vector<char>& before = h.before;
+      before = e.memberships();
       e.erase(now);
       e.evaluate(now);
-      return ok(changes(e, before));
+      return ok_changes(e, before);
     }
     case kProfile: {
       e.evaluate(now);

@@ -150,6 +150,24 @@ struct Bundle {
     std::vector<int> position;  // node -> position: segments in dependency order, then actions
     std::vector<int> node_at;   // position -> node
     std::vector<std::vector<Window>> windows;  // node -> its windows
+    // Identical conditions (the same JSON) of different split segments are one node: condition
+    // k is evaluated only when part_canon[k] == k (the first in dependency order), the others
+    // read its value; a change of k marks every segment in part_users[k].
+    std::vector<int> part_canon;
+    std::vector<std::vector<int>> part_users;
+    // The count/metric windows that conditions compare with a constant (WindowComparison), each
+    // once; per condition its test (term -1: the condition runs as a program).
+    struct Term {
+      bool is_count = false;  // else a metric
+      int slot = -1;
+      Window window;
+    };
+    std::vector<Term> terms;
+    struct Test {
+      int term = -1;
+      WindowComparison cmp;
+    };
+    std::vector<Test> part_test;
   } graph;
   std::vector<std::string> group_names;  // the actions' groups, first use first
   // Slots named by actions, and per slot its actions in bundle order.

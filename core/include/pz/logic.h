@@ -77,6 +77,36 @@ class RuleHost {
   virtual std::string_view profile_id() = 0;
 };
 
+// A rule that is exactly one count/metric window compared with a constant number, `{">=":
+// [{"metric":["m","7d"]},3]}` (compiled to one fused node): the engine's incremental evaluation
+// answers it from a cached window sum without running the evaluator. Same answer as the rule.
+struct WindowComparison {
+  enum class Cmp : unsigned char { kEq, kNe, kLt, kLe, kGt, kGe };
+  int ref = -1;  // index into the program's refs(): the window
+  Cmp cmp = Cmp::kGe;
+  double constant = 0;
+  bool constant_first = false;  // `constant cmp window` rather than `window cmp constant`
+  // The comparison of the window's value `x` (JavaScript's: false with NaN except !=).
+  bool test(double x) const {
+    const double a = constant_first ? constant : x, b = constant_first ? x : constant;
+    switch (cmp) {
+      case Cmp::kEq:
+        return a == b;
+      case Cmp::kNe:
+        return a != b;
+      case Cmp::kLt:
+        return a < b;
+      case Cmp::kLe:
+        return a <= b;
+      case Cmp::kGt:
+        return a > b;
+      case Cmp::kGe:
+        return a >= b;
+    }
+    return false;
+  }
+};
+
 class Program {
  public:
   enum class Op : unsigned char;
@@ -96,6 +126,8 @@ class Program {
   bool loop_free() const;
   // True when the whole rule folded to a constant.
   bool is_constant() const;
+  // True (and `out` filled) when the whole rule is one window comparison (WindowComparison).
+  bool window_comparison(WindowComparison& out) const;
 
  private:
   friend class RuleCompiler;
