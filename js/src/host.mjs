@@ -25,6 +25,14 @@ export class PzError extends Error {
 
 const encoder = new TextEncoder();
 export const decoder = new TextDecoder();
+// The envelope of an ingest or evaluate that changed no segment: the common case (most events
+// move no membership), answered without decoding and parsing it.
+const UNCHANGED = encoder.encode('{"ok":true,"value":{"entered":[],"exited":[]}}');
+const isUnchanged = (out) => {
+  if (out.length !== UNCHANGED.length) return false;
+  for (let i = 0; i < out.length; i++) if (out[i] !== UNCHANGED[i]) return false;
+  return true;
+};
 
 /**
  * Instantiates the core.
@@ -143,14 +151,21 @@ export class Engine {
     return this.core.call(this.handle, op, input, now);
   }
 
+  /** _call for the ops that answer {entered, exited}. */
+  _changes(op, input, now = 0) {
+    const [, out] = this.core.callRaw(this.handle, op, input, '', now);
+    if (isUnchanged(out)) return { ok: true, value: { entered: [], exited: [] } };
+    return JSON.parse(decoder.decode(out));
+  }
+
   /** Loads a bundle (JSON text or object); a rejected bundle keeps the previous one. */
   loadBundle(bundle) { return this._call(Op.LOAD_BUNDLE, json(bundle)); }
   /** Sets {anonymous_id, device_id}. */
   setIds(ids) { return this._call(Op.SET_IDS, json(ids)); }
   /** Ingests one event {type, t, id?, props?, page?} (its time is its t): {entered, exited}. */
-  ingest(event) { return this._call(Op.INGEST, json(event)); }
+  ingest(event) { return this._changes(Op.INGEST, json(event)); }
   /** Brings segments up to `now` (windows move with time): {entered, exited}. */
-  evaluate(now) { return this._call(Op.EVALUATE, '', now); }
+  evaluate(now) { return this._changes(Op.EVALUATE, '', now); }
   /** Sets the user id and merges traits: {entered, exited}. */
   identify(userId, traits, now) { return this._call(Op.IDENTIFY, json({ user_id: userId, traits }), now); }
   /** Sets the host context (device, locale, geo…). */
