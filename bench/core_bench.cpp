@@ -44,7 +44,10 @@ std::string MakeBundle(int segments) {
                      windows[s % 4] + R"("]},)" + std::to_string(1 + s % 3) + "]}";
     std::string c2 = R"({"<":[{"count":[")" + std::string(types[(s + 3) % 10]) + R"(",")" +
                      windows[(s + 1) % 4] + R"("]},)" + std::to_string(5 + s % 7) + "]}";
-    std::string c3 = R"({"in":[{"var":"traits.plan"},["free","pro","team"]]})";
+    // Each segment's own list (an extra plan no visitor has): identical conditions are one node
+    // of the engine's graph, and rules_bench.mjs's "all N rules" must evaluate N of them.
+    std::string c3 =
+        R"({"in":[{"var":"traits.plan"},["free","pro","team","p)" + std::to_string(s) + R"("]]})";
     std::string c4 = s % 2 ? R"({"starts_with":[{"var":"page.path"},"/p"]})"
                            : R"({"==":[{"var":"context.device"},"mobile"]})";
     b += R"({"id":"s)" + std::to_string(s) + R"(","rule":{"and":[)" + c1 + "," + c2 + "," + c3 +

@@ -14,7 +14,9 @@
 //               segments up to `now`, incrementally). IDENTIFY with a changed trait marks every
 //               reader of traits.* dirty, and every segment of this bundle reads traits.plan, so
 //               an IDENTIFY that flips plan between "pro" and "team" (both in the rule's list:
-//               memberships do not change) re-evaluates all N segments. Measured on the profile
+//               memberships do not change) re-evaluates all N segments (each segment's list
+//               has a plan of its own: identical conditions would be one node of the engine's
+//               graph, evaluated once for all the segments using it). Measured on the profile
 //               after the whole stream; it includes IDENTIFY's own small work (the traits JSON,
 //               one LWW register).
 //   peers     the same N segment rules, evaluated all of them per event (they have no
