@@ -4,8 +4,9 @@
 // wasm/native ratio compares one program on two targets (bench/core_bench.cpp measures the
 // core's C++ API instead, without the envelope).
 //
-// Usage: pz_abi_bench DIR [--events N]
+// Usage: pz_abi_bench DIR [--events N] [--no-decide]
 //   DIR is what `pz_bench --emit DIR` writes (bundle.json, setup.json, events.jsonl).
+//   --no-decide: the ingest loop only (to count an ingest's instructions under callgrind).
 // Prints one JSON line: {"ingest_us":…,"event_and_decide_us":…,"decisions":…}.
 #include <chrono>
 #include <cstdint>
@@ -73,8 +74,10 @@ int main(int argc, char** argv) {
   }
   const std::string dir = argv[1];
   long n = 100000;
-  for (int i = 2; i + 1 < argc; ++i) {
-    if (!std::strcmp(argv[i], "--events")) n = std::atol(argv[i + 1]);
+  bool decide_too = true;
+  for (int i = 2; i < argc; ++i) {
+    if (!std::strcmp(argv[i], "--events") && i + 1 < argc) n = std::atol(argv[i + 1]);
+    if (!std::strcmp(argv[i], "--no-decide")) decide_too = false;
   }
   if (n < 1) n = 1;
   const std::string bundle = slurp(dir + "/bundle.json");
@@ -122,7 +125,7 @@ int main(int argc, char** argv) {
 
   // An event and a 3-slot decision at its time (a fresh engine, same set-up).
   h = fresh();
-  const long pairs = std::max(1L, n / 20);
+  const long pairs = decide_too ? std::max(1L, n / 20) : 0;
   size_t decided = 0;
   t0 = std::chrono::steady_clock::now();
   for (long i = 0; i < pairs; ++i) {
@@ -130,9 +133,9 @@ int main(int argc, char** argv) {
     call(h, kIngest, lines[k], 0);
     decided += call(h, kDecide, decide, times[k]).size();
   }
-  const double pair_us = seconds_since(t0) * 1e6 / static_cast<double>(pairs);
+  const double pair_us = pairs > 0 ? seconds_since(t0) * 1e6 / static_cast<double>(pairs) : 0;
   pz_release(h);
   std::printf("{\"ingest_us\":%.3f,\"event_and_decide_us\":%.3f,\"decide_bytes\":%zu}\n", ingest_us,
-              pair_us, decided / static_cast<size_t>(pairs));
+              pair_us, pairs > 0 ? decided / static_cast<size_t>(pairs) : 0);
   return 0;
 }

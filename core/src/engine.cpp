@@ -476,14 +476,11 @@ char Engine::State::eligibility(size_t a) {
   if (word & bit) {
     word &= ~bit;
     ++eligibility_evaluations;
-    Result<Value> r = pz::evaluate(bundle->actions[a].eligible, Value(), this);
-    if (!r.ok()) {
-      eligible[a] = 2;
-      eligible_error[a] = r.status().message();
-    } else {
-      eligible[a] = truthy(r.value()) ? 1 : 0;
-      eligible_error[a].clear();
-    }
+    bool failed = false;
+    const bool t =
+        evaluate_condition(bundle->actions[a].eligible, this, &failed, &eligible_error[a]);
+    eligible[a] = failed ? 2 : t ? 1 : 0;
+    if (!failed) eligible_error[a].clear();
     schedule(static_cast<int>(node), now);
   }
   return eligible[a];

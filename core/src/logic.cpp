@@ -1111,11 +1111,12 @@ Value RuleEvaluator::eval_node(const Node& n, const Value* data) {
   }
 }
 
-bool evaluate_condition(const Program& program, RuleHost* host, bool* failed) {
+bool evaluate_condition(const Program& program, RuleHost* host, bool* failed, std::string* error) {
   static const Value kNoData;
   RuleEvaluator ev(program, host);
   bool t = ev.test(program.root_, &kNoData);
   if (failed != nullptr) *failed = ev.failed();
+  if (error != nullptr && ev.failed()) *error = std::move(ev.error());
   return !ev.failed() && t;
 }
 

@@ -313,19 +313,38 @@ int32_t engine_op(Handle& h, int32_t op, std::string_view in, double num) {
       const pz::Value* why = v.find("why");
       const bool with_why = why != nullptr && pz::truthy(*why);
       std::vector<pz::Decision> decisions = e.decide(slots, now, page, with_why);
-      pz::Array out;
-      out.reserve(decisions.size());
-      for (pz::Decision& d : decisions) {
-        std::vector<pz::Member> m;
-        m.emplace_back("slot", pz::Value::String(d.slot));
-        m.emplace_back("action",
-                       d.action.empty() ? pz::Value::Null() : pz::Value::String(d.action));
-        m.emplace_back("content", d.content.is_undefined() ? pz::Value::Null() : d.content);
-        if (with_why) m.emplace_back("why", e.why(d));
-        out.push_back(pz::Value::MakeObject(std::move(m)));
+      // {"segments":[ids],"decisions":[{slot, action, content, why?}]}, written directly.
+      g_result.assign("{\"ok\":true,\"value\":{\"segments\":[");
+      const pz::Bundle& b = e.bundle();
+      const std::vector<char>& member = e.memberships();
+      bool first = true;
+      for (int i : b.segments_by_id) {
+        if (!member[static_cast<size_t>(i)]) continue;
+        if (!first) g_result.push_back(',');
+        first = false;
+        pz::append_json_string(g_result, b.segments[static_cast<size_t>(i)].id);
       }
-      return ok(pz::Value::MakeObject({{"segments", string_array(e.segments())},
-                                       {"decisions", pz::Value::MakeArray(std::move(out))}}));
+      g_result.append("],\"decisions\":[");
+      for (size_t k = 0; k < decisions.size(); ++k) {
+        const pz::Decision& d = decisions[k];
+        g_result.append(k == 0 ? "{\"slot\":" : ",{\"slot\":");
+        pz::append_json_string(g_result, d.slot);
+        g_result.append(",\"action\":");
+        if (d.action.empty()) {
+          g_result.append("null");
+        } else {
+          pz::append_json_string(g_result, d.action);
+        }
+        g_result.append(",\"content\":");
+        pz::append_json(g_result, d.content.is_undefined() ? pz::Value::Null() : d.content);
+        if (with_why) {
+          g_result.append(",\"why\":");
+          pz::append_json(g_result, e.why(d));
+        }
+        g_result.push_back('}');
+      }
+      g_result.append("]}}");
+      return kOk;
     }
     case kFeedback: {
       pz::Value v;

@@ -135,7 +135,7 @@ class Program {
   friend bool compile_rule(const Value&, const struct CompileOptions&, Program&,
                            std::vector<struct CompileError>&);
   friend Result<Value> evaluate(const Program&, const Value&, class RuleHost*);
-  friend bool evaluate_condition(const Program&, class RuleHost*, bool*);
+  friend bool evaluate_condition(const Program&, class RuleHost*, bool*, std::string*);
   std::vector<Node> nodes_;
   std::vector<uint32_t> kids_;
   std::vector<std::vector<std::string>> paths_;
@@ -156,8 +156,9 @@ bool compile_rule(const Value& rule, const CompileOptions& options, Program& out
 Result<Value> evaluate(const Program& program, const Value& data, RuleHost* host);
 
 // A bundle rule as a condition: truthy result -> true; an evaluation error -> false (and
-// *failed = true when given).
-bool evaluate_condition(const Program& program, RuleHost* host, bool* failed = nullptr);
+// *failed = true, *error = its message, when given).
+bool evaluate_condition(const Program& program, RuleHost* host, bool* failed = nullptr,
+                        std::string* error = nullptr);
 
 // JavaScript's Number(value) (ToNumber).
 double to_number_js(const Value& value);
