@@ -21,6 +21,20 @@ int Bundle::segment_index(std::string_view id) const {
   }
   return -1;
 }
+const Bundle::EventUse* Bundle::event_use(std::string_view type) const {
+  size_t lo = 0, hi = event_uses.size();
+  while (lo < hi) {  // binary search by type
+    const size_t mid = (lo + hi) / 2;
+    const int c = std::string_view(event_uses[mid].type).compare(type);
+    if (c == 0) return &event_uses[mid];
+    if (c < 0) {
+      lo = mid + 1;
+    } else {
+      hi = mid;
+    }
+  }
+  return nullptr;
+}
 int Bundle::event_type_index(std::string_view type) const {
   for (size_t i = 0; i < event_types.size(); ++i) {
     if (event_types[i] == type) return static_cast<int>(i);
@@ -837,6 +851,21 @@ void Compiler::build_indexes() {
     const RuleInputs& in = b_.actions[a].eligible_inputs;
     if (!b_.actions[a].has_eligible) continue;  // nothing to evaluate: never marked
     add(static_cast<int>(segments + a), in.deps, in.metrics, in.counts, in.segments, in.windows);
+  }
+  b_.event_uses.clear();
+  {
+    std::vector<std::string> types = b_.event_types;
+    for (const MetricDef& m : b_.metrics) types.push_back(m.event);
+    std::sort(types.begin(), types.end());
+    types.erase(std::unique(types.begin(), types.end()), types.end());
+    for (std::string& type : types) {
+      Bundle::EventUse use{std::move(type), {}, -1};
+      for (size_t m = 0; m < b_.metrics.size(); ++m) {
+        if (b_.metrics[m].event == use.type) use.metrics.push_back(static_cast<int>(m));
+      }
+      use.count = b_.event_type_index(use.type);
+      b_.event_uses.push_back(std::move(use));
+    }
   }
   b_.group_names.clear();
   for (ActionDef& a : b_.actions) {

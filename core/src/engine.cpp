@@ -304,9 +304,11 @@ struct Engine::State : RuleHost {
 };
 
 void Engine::State::apply_metrics(const Event& e) {
-  for (size_t i = 0; i < bundle->metrics.size(); ++i) {
+  const Bundle::EventUse* use = bundle->event_use(e.type);
+  if (use == nullptr) return;  // no metric or count reads this type
+  for (int metric : use->metrics) {
+    const size_t i = static_cast<size_t>(metric);
     const MetricDef& m = bundle->metrics[i];
-    if (m.event != e.type) continue;
     if (m.has_where && !evaluate_condition(m.where, this)) continue;  // falsy or an error
     double amount = 1;
     if (m.is_sum) {
@@ -327,10 +329,9 @@ void Engine::State::apply_metrics(const Event& e) {
     profile.metrics[i].add(e.t, amount, bundle->retention);
     metric_changed[i] = 1;
   }
-  int type = bundle->event_type_index(e.type);
-  if (type >= 0) {
-    profile.counts[static_cast<size_t>(type)].add(e.t, 1, bundle->retention);
-    count_changed[static_cast<size_t>(type)] = 1;
+  if (use->count >= 0) {
+    profile.counts[static_cast<size_t>(use->count)].add(e.t, 1, bundle->retention);
+    count_changed[static_cast<size_t>(use->count)] = 1;
   }
 }
 
@@ -352,8 +353,14 @@ void Engine::State::evaluate(int64_t at, const Value& page_override) {
   bool time_moved = evaluated && at != last_now;
   bool backwards = evaluated && at < last_now;
   const Bundle::Graph& g = bundle->graph;
-  auto mark = [&](const std::vector<int>& readers) {
-    for (int r : readers) mark_node(r);
+  const int* const position = g.position.data();
+  uint64_t* const bits = dirty.data();
+  auto mark_one = [position, bits](int node) {
+    const auto p = static_cast<unsigned>(position[node]);
+    bits[p / 64] |= uint64_t{1} << (p % 64);
+  };
+  auto mark = [&mark_one](const std::vector<int>& readers) {
+    for (int r : readers) mark_one(r);
   };
   const size_t segments = bundle->segments.size();
   bool woken = false;
@@ -368,8 +375,8 @@ void Engine::State::evaluate(int64_t at, const Value& page_override) {
       if (count_changed[c]) mark(g.count_readers[c]);
     }
     flags |= kDepData;  // a dynamic var may read anything: always re-evaluated
-    for (uint32_t bit = 0; bit < 32; ++bit) {
-      if (flags & (1u << bit)) mark(g.flag_readers[bit]);
+    for (uint32_t f = flags; f != 0; f &= f - 1) {
+      mark(g.flag_readers[static_cast<size_t>(__builtin_ctz(f))]);
     }
     if (time_moved) {
       mark(g.every_ms);
@@ -388,12 +395,14 @@ void Engine::State::evaluate(int64_t at, const Value& page_override) {
   // Dirty segments and conditions in dependency order (the first g.eager positions); a change
   // marks its readers, which come later. Dirty actions stay for eligibility().
   const size_t actions_end = segments + bundle->actions.size();
-  for (size_t w = 0; w * 64 < g.eager; ++w) {
-    uint64_t limit =
-        g.eager - w * 64 >= 64 ? ~uint64_t{0} : (uint64_t{1} << (g.eager - w * 64)) - 1;
-    while ((dirty[w] & limit) != 0) {
-      unsigned bit = static_cast<unsigned>(__builtin_ctzll(dirty[w] & limit));
-      dirty[w] &= ~(uint64_t{1} << bit);
+  const size_t words = (g.eager + 63) / 64;
+  for (size_t w = 0; w < words; ++w) {
+    const uint64_t limit =
+        w + 1 < words || g.eager % 64 == 0 ? ~uint64_t{0} : (uint64_t{1} << (g.eager % 64)) - 1;
+    // Re-read: an evaluation marks its readers, later positions possibly in this word.
+    for (uint64_t pending; (pending = bits[w] & limit) != 0;) {
+      unsigned bit = static_cast<unsigned>(__builtin_ctzll(pending));
+      bits[w] &= ~(uint64_t{1} << bit);
       const int node = g.node_at[w * 64 + bit];
       if (static_cast<size_t>(node) >= actions_end) {  // a condition of a split segment
         if (!incremental) continue;
@@ -420,7 +429,7 @@ void Engine::State::evaluate(int64_t at, const Value& page_override) {
         }
         if (v != part_value[k]) {
           part_value[k] = v;
-          for (int user : g.part_users[k]) mark_node(user);
+          for (int user : g.part_users[k]) mark_one(user);
         }
         continue;
       }

@@ -122,6 +122,16 @@ TEST(Bundle, GraphSharesIdenticalConditionsAndWindows) {
   EXPECT_EQ(g.part_test[3].term, -1);
   EXPECT_TRUE(g.part_test[4].cmp.test(2));  // 1 < 2
   EXPECT_FALSE(g.part_test[4].cmp.test(1));
+  // What an event of each type updates: "buy" is counted, "view" feeds metric m.
+  ASSERT_EQ(b.event_uses.size(), 2u);
+  EXPECT_EQ(b.event_uses[0].type, "buy");
+  EXPECT_TRUE(b.event_uses[0].metrics.empty());
+  EXPECT_EQ(b.event_uses[0].count, 0);
+  EXPECT_EQ(b.event_uses[1].type, "view");
+  EXPECT_EQ(b.event_uses[1].metrics, (std::vector<int>{0}));
+  EXPECT_EQ(b.event_uses[1].count, -1);
+  EXPECT_EQ(b.event_use("view"), &b.event_uses[1]);
+  EXPECT_EQ(b.event_use("page_view"), nullptr);
 }
 
 TEST(Bundle, DocumentErrors) {

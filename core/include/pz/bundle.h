@@ -169,6 +169,14 @@ struct Bundle {
     };
     std::vector<Test> part_test;
   } graph;
+  // Per event type that a metric or count reads, sorted by type: what an event of it updates.
+  struct EventUse {
+    std::string type;
+    std::vector<int> metrics;  // metric indices, in bundle order
+    int count = -1;            // event_types index, -1: not counted
+  };
+  std::vector<EventUse> event_uses;
+  const EventUse* event_use(std::string_view type) const;
   std::vector<std::string> group_names;  // the actions' groups, first use first
   // Slots named by actions, and per slot its actions in bundle order.
   std::vector<std::string> slot_names;
