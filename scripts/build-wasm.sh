@@ -10,6 +10,9 @@
 #   PZ_WASM_OPT        optimization level for compile + link (default: -Oz)
 #   PZ_WASM_WERROR     1 = warnings in core/ and wasm/src/ are errors (default: 0)
 #   JOBS               parallel compile jobs (default: nproc)
+#   PZ_WASM_NAMES      1 = keep the function names (--profiling-funcs: the same code plus a name
+#                      section) for bench/wasm_size.mjs and node --cpu-prof; use another
+#                      PZ_WASM_BUILD_DIR (e.g. build-wasm-names), the shipped module has none
 #   PZ_WASM_PRIVATE_CACHE
 #                      0 (default): use the Emscripten cache the Debian package ships prebuilt
 #                      and frozen (read-only) in /usr/share/emscripten/cache; it has every
@@ -59,7 +62,9 @@ echo "== configure ($BUILD_DIR, $OPT)"
 emcmake cmake -S "$ROOT" -B "$BUILD_DIR" \
   -DCMAKE_BUILD_TYPE=Release \
   "-DPZ_WASM_OPT=$OPT" \
-  "-DPZ_WASM_WERROR=$WERROR" || die "configure failed"
+  "-DPZ_WASM_WERROR=$WERROR" \
+  "-DCMAKE_EXE_LINKER_FLAGS=$([[ "${PZ_WASM_NAMES:-0}" == 1 ]] && echo --profiling-funcs)" ||
+  die "configure failed"
 
 echo "== build"
 cmake --build "$BUILD_DIR" -j "$JOBS" || die "build failed"
