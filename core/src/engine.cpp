@@ -803,8 +803,15 @@ std::vector<Decision> Engine::decide(const std::vector<std::string>& slots, int6
       if (a.propensity.kind == Propensity::Kind::kLogistic) {
         double z = a.propensity.intercept;
         for (const Propensity::Feature& f : a.propensity.features) {
-          Result<Value> r = pz::evaluate(f.rule, Value(), &s);
-          double x = r.ok() ? to_number_js(r.value()) : 0;
+          double x;
+          if (const int w = f.rule.window_read(); w >= 0) {  // a window: its value, no Value
+            const RuleRef& ref = f.rule.refs()[static_cast<size_t>(w)];
+            x = ref.kind == RuleRef::Kind::kCount ? s.count(ref.slot, ref.window)
+                                                  : s.metric(ref.slot, ref.window);
+          } else {
+            Result<Value> r = pz::evaluate(f.rule, Value(), &s);
+            x = r.ok() ? to_number_js(r.value()) : 0;
+          }
           if (!std::isfinite(x)) x = 0;
           z += f.weight * x;
         }

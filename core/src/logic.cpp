@@ -98,6 +98,11 @@ bool Program::loop_free() const {
   return true;
 }
 bool Program::is_constant() const { return !nodes_.empty() && nodes_[root_].op == Op::kConst; }
+int Program::window_read() const {
+  if (nodes_.empty()) return -1;
+  const Node& n = nodes_[root_];
+  return n.op == Op::kCount || n.op == Op::kMetric ? n.aux : -1;
+}
 bool Program::window_comparison(WindowComparison& out) const {
   if (nodes_.empty() || nodes_[root_].op != Op::kCmpWindow) return false;
   const Node& n = nodes_[root_];

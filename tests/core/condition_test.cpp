@@ -94,5 +94,21 @@ TEST(Condition, EqualsTruthinessOfEvaluate) {
   EXPECT_EQ(failures, 2);  // the two `in` over traits.bad
 }
 
+// window_read: the whole rule is one count/metric (its ref), nothing else is.
+TEST(Condition, WindowRead) {
+  auto read = [](const char* text) {
+    Program p;
+    std::vector<CompileError> errors;
+    EXPECT_TRUE(compile_rule(J(text), CompileOptions{true}, p, errors)) << text;
+    return p.window_read();
+  };
+  EXPECT_EQ(read(R"({"metric":["m","7d"]})"), 0);
+  EXPECT_EQ(read(R"({"count":["view","all"]})"), 0);
+  EXPECT_EQ(read(R"({"+":[{"metric":["m","7d"]},0]})"), -1);
+  EXPECT_EQ(read(R"({">":[{"metric":["m","7d"]},0]})"), -1);
+  EXPECT_EQ(read(R"({"since":["view"]})"), -1);
+  EXPECT_EQ(read("3"), -1);
+}
+
 }  // namespace
 }  // namespace pz

@@ -174,15 +174,17 @@ TEST(Decide, LogisticPropensityFromProfileFeatures) {
     "metrics":[{"id":"views","event":"page_view"}],
     "actions":[
       {"id":"model","slots":["hero"],"value":1,"content":1,
-       "propensity":{"logistic":{"intercept":-2,"features":[{"rule":{"metric":["views","7d"]},"weight":0.5}]}}},
+       "propensity":{"logistic":{"intercept":-2,"features":[{"rule":{"metric":["views","7d"]},"weight":0.5},
+         {"rule":{"if":[true,{"count":["page_view","7d"]},0]},"weight":0.25}]}}},
       {"id":"flat","slots":["hero"],"value":1,"propensity":0.5,"content":2}]})");
-  // 2 views: sigmoid(-2 + 1) = 0.269 < 0.5; 6 views: sigmoid(1) = 0.731 > 0.5.
+  // A feature that is one window is read directly, another runs as a rule: both count.
+  // 2 views: sigmoid(-2 + 1 + 0.5) = 0.378 < 0.5; 6 views: sigmoid(-2 + 3 + 1.5) = 0.924 > 0.5.
   for (int i = 0; i < 2; ++i)
     ASSERT_TRUE(e.ingest(R"({"t":)" + std::to_string(kT0 + i) + R"(,"type":"page_view"})").ok());
   std::vector<Decision> d = e.decide({"hero"}, kT0 + 10);
   EXPECT_EQ(d[0].action, "flat");
   EXPECT_NEAR(e.why(d[0]).find("candidates")->as_array()[0].find("propensity")->as_number(),
-              1 / (1 + std::exp(1.0)), 1e-15);
+              1 / (1 + std::exp(0.5)), 1e-15);
   for (int i = 0; i < 4; ++i)
     ASSERT_TRUE(
         e.ingest(R"({"t":)" + std::to_string(kT0 + 20 + i) + R"(,"type":"page_view"})").ok());

@@ -128,6 +128,9 @@ class Program {
   bool is_constant() const;
   // True (and `out` filled) when the whole rule is one window comparison (WindowComparison).
   bool window_comparison(WindowComparison& out) const;
+  // When the whole rule is one count/metric window, {"metric":["m","7d"]}: its index into refs()
+  // (its value is the host's count()/metric() of that ref); else -1.
+  int window_read() const;
 
  private:
   friend class RuleCompiler;
