@@ -23,7 +23,11 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-std::string MakeBundle(int segments) {
+// `live` segments (all by default) read the streamed event types; the others read the same
+// kind of metrics and counts of types the stream never has ("quiet"), so that an event touches
+// the same segments whatever the bundle's size.
+std::string MakeBundle(int segments, int live = -1) {
+  if (live < 0) live = segments;
   const char* types[] = {"page_view",  "add_to_cart", "purchase", "search",   "signup",
                          "video_play", "share",       "review",   "wishlist", "checkout"};
   std::string b =
@@ -36,14 +40,24 @@ std::string MakeBundle(int segments) {
     if (m % 4 == 1) b += R"(,"sum":"props.value")";
     b += "}";
   }
+  if (live < segments) {
+    for (int m = 0; m < 20; ++m) {
+      b += R"(,{"id":"q)" + std::to_string(m) + R"(","event":"quiet)" + std::to_string(m % 10) +
+           R"("})";
+    }
+  }
   b += R"(],"segments":[)";
   const char* windows[] = {"30m", "24h", "7d", "30d"};
   for (int s = 0; s < segments; ++s) {
     if (s) b += ",";
-    std::string c1 = R"({">=":[{"metric":["m)" + std::to_string(s % 20) + R"(",")" +
-                     windows[s % 4] + R"("]},)" + std::to_string(1 + s % 3) + "]}";
-    std::string c2 = R"({"<":[{"count":[")" + std::string(types[(s + 3) % 10]) + R"(",")" +
-                     windows[(s + 1) % 4] + R"("]},)" + std::to_string(5 + s % 7) + "]}";
+    const bool quiet = s >= live;
+    std::string c1 = R"({">=":[{"metric":[")" + std::string(quiet ? "q" : "m") +
+                     std::to_string(s % 20) + R"(",")" + windows[s % 4] + R"("]},)" +
+                     std::to_string(1 + s % 3) + "]}";
+    std::string c2 =
+        R"({"<":[{"count":[")" +
+        (quiet ? "quiet" + std::to_string((s + 3) % 10) : std::string(types[(s + 3) % 10])) +
+        R"(",")" + windows[(s + 1) % 4] + R"("]},)" + std::to_string(5 + s % 7) + "]}";
     // Each segment's own list (an extra plan no visitor has): identical conditions are one node
     // of the engine's graph, and rules_bench.mjs's "all N rules" must evaluate N of them.
     std::string c3 =
@@ -201,6 +215,25 @@ int main(int argc, char** argv) {
   double event_decide_ns =
       std::chrono::duration<double, std::nano>(Clock::now() - t0).count() / pairs;
 
+  // Scaling: ingest when 20 segments read the streamed types and the rest of a 200- or
+  // 1000-segment bundle reads types the stream never has: the cost follows the 20.
+  double scale_ns[2] = {0, 0}, scale_evals[2] = {0, 0};
+  const int scale_sizes[2] = {200, 1000};
+  for (int k = 0; k < 2; ++k) {
+    pz::Engine e3;
+    if (!e3.load_bundle(MakeBundle(scale_sizes[k], 20)).ok() ||
+        !e3.identify("u", parser.parse(R"({"plan":"pro"})").value(), 0).ok() ||
+        !e3.set_context(parser.parse(R"({"device":"mobile"})").value()).ok()) {
+      return 1;
+    }
+    for (int i = 0; i < 2000; ++i) (void)e3.ingest(lines[static_cast<size_t>(i) % lines.size()]);
+    const uint64_t evals = e3.segment_evaluations();
+    t0 = Clock::now();
+    for (int i = 0; i < events; ++i) (void)e3.ingest(lines[static_cast<size_t>(i) % lines.size()]);
+    scale_ns[k] = std::chrono::duration<double, std::nano>(Clock::now() - t0).count() / events;
+    scale_evals[k] = static_cast<double>(e3.segment_evaluations() - evals) / events;
+  }
+
   // Merge two 30-day profiles of different devices: 20 metrics and 10 counted types each, an
   // event every ~10 minutes for 30 days (hourly and daily buckets full), 64 traits.
   auto thirty_days = [](const std::string& device, uint32_t seed) {
@@ -245,9 +278,12 @@ int main(int argc, char** argv) {
         "\"segments_evaluated_per_event\":%.1f,\"full_eval_ns\":%.1f,\"ns_per_rule\":%.2f,"
         "\"ns_per_condition\":%.2f,\"decide_3_slots_100_actions_ns\":%.1f,"
         "\"event_and_decide_3_slots_ns\":%.1f,"
+        "\"ingest_ns_20_of_200\":%.1f,\"ingest_ns_20_of_1000\":%.1f,"
+        "\"evaluated_per_event_20_of_200\":%.1f,\"evaluated_per_event_20_of_1000\":%.1f,"
         "\"merge_two_30_day_profiles_us\":%.1f,\"sync_json_bytes\":%zu}\n",
         Machine().c_str(), kSegments, load_us, ingest_ns, evals_per_event, full_ns, full_ns / rules,
-        full_ns / rules / 4, decide_ns, event_decide_ns, merge_us, exported.size());
+        full_ns / rules / 4, decide_ns, event_decide_ns, scale_ns[0], scale_ns[1], scale_evals[0],
+        scale_evals[1], merge_us, exported.size());
     return sink == 0 ? 1 : 0;
   }
   std::printf("machine: %s\n", Machine().c_str());
@@ -266,6 +302,12 @@ int main(int argc, char** argv) {
       "filled)\n",
       in_segments, decide_ns, static_cast<double>(shown) / decides);
   std::printf("one event + decide 3 slots at its time:       %8.1f ns/event\n", event_decide_ns);
+  for (int k = 0; k < 2; ++k) {
+    std::printf(
+        "ingest, the stream's types read by 20 of %4d segments: %8.1f ns/event  (%.1f "
+        "evaluated per event)\n",
+        scale_sizes[k], scale_ns[k], scale_evals[k]);
+  }
   std::printf(
       "merge two 30-day profiles (2 devices x 30 series, 64 traits): %8.1f us  (sync JSON %zu "
       "bytes)\n",
