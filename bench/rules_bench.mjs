@@ -556,6 +556,7 @@ function runSegments(N) {
     };
     for (const p of Object.values(row.peers)) {
       p.vs_full_path = +(p.us_per_event / ours.full_path_us).toFixed(2);
+      p.vs_ingest = +(p.us_per_event / ours.ingest_us).toFixed(2);
       p.vs_all_rules = +(p.us_per_event / ours.all_rules_us).toFixed(2);
     }
   }
@@ -599,7 +600,7 @@ if (asJson) {
     'precomputed in JS outside the timing');
   console.log(`(our windows). json-logic-js ${v['json-logic-js']} apply, json-logic-engine ` +
     `${v['json-logic-engine']} compiled, GrowthBook ${v['@growthbook/growthbook']} ` +
-    'evalCondition. (a | b) = peer / ours full path | peer / ours all N rules.');
+    'evalCondition. (a | b | c) = peer / ours: full path | ingest only | all N rules.');
   const fmt = (x) => (x >= 100 ? x.toFixed(0) : x >= 10 ? x.toFixed(1) : x.toFixed(2));
   const table = [
     ['segments', 'ours: event -> segs + 3 slots', 'ingest only', 'all N rules',
@@ -614,7 +615,7 @@ if (asJson) {
       ...PEERS.map((p) => {
         const x = r.peers[p.key];
         return fmt(x.us_per_event) +
-          (r.ours ? ` (${x.vs_full_path}x | ${x.vs_all_rules}x)` : ' (ours n/a)');
+          (r.ours ? ` (${x.vs_full_path}x | ${x.vs_ingest}x | ${x.vs_all_rules}x)` : ' (ours n/a)');
       }),
     ]);
   }
