@@ -207,43 +207,135 @@ std::shared_ptr<const Bundle> compiled_bundle(const std::string& site, const std
   return b;
 }
 
-// Parsed states of recently synced profiles, per thread (values are reference-counted without
-// atomics, pz/value.h) and valid while the stored text is the same: a sync then merges without
-// parsing the stored state again. The SQLite store runs every update on its writer thread.
-struct CachedState {
-  std::string text;
-  ProfileState state;
+// A copy of `v` that shares no reference-counted part with it (values are reference-counted
+// without atomics, pz/value.h: a value handed to another thread must be the only one holding its
+// parts).
+Value detached(const Value& v) {
+  switch (v.kind()) {
+    case Value::Kind::kString:
+      return Value::String(v.as_string());
+    case Value::Kind::kArray: {
+      Array items;
+      items.reserve(v.as_array().size());
+      for (const Value& item : v.as_array()) items.push_back(detached(item));
+      return Value::MakeArray(std::move(items));
+    }
+    case Value::Kind::kObject: {
+      std::vector<Member> members;
+      members.reserve(v.as_object().size());
+      for (const Member& m : v.as_object()) members.emplace_back(m.first, detached(m.second));
+      return Value::MakeObject(std::move(members));
+    }
+    default:
+      return v;  // no reference-counted part
+  }
+}
+
+// The common sync body, {"id": "...", "delta": {...}, "versions": [...] or null} (members in
+// any order, each at most once, versions optional, nothing else; an id of printable ASCII
+// without escapes), read straight from the text (read_state_at, read_versions_at). False on
+// anything else, valid or not, and on anything the full path would refuse: Api::sync then takes
+// the full path, which decides and names the error. When true, the full path would have read the
+// same id, delta and versions.
+bool read_sync_body(std::string_view b, std::string& id, ProfileState& delta,
+                    VersionVector& versions) {
+  size_t p = 0;
+  const size_t n = b.size();
+  auto ws = [&] {
+    while (p < n && (b[p] == ' ' || b[p] == '\n' || b[p] == '\r' || b[p] == '\t')) ++p;
+  };
+  auto ch = [&](char c) {
+    ws();
+    if (p < n && b[p] == c) {
+      ++p;
+      return true;
+    }
+    return false;
+  };
+  // A string of printable ASCII without escapes.
+  auto ascii = [&](std::string_view& out) {
+    if (!ch('"')) return false;
+    const size_t start = p;
+    while (p < n && b[p] != '"') {
+      const auto c = static_cast<unsigned char>(b[p]);
+      if (c < 0x20 || c >= 0x7f || c == '\\') return false;
+      ++p;
+    }
+    if (p == n) return false;
+    out = b.substr(start, p - start);
+    ++p;
+    return true;
+  };
+  bool has_id = false, has_delta = false, has_versions = false;
+  if (!ch('{')) return false;
+  do {
+    std::string_view name;
+    if (!ascii(name) || !ch(':')) return false;
+    if (name == "id" && !has_id) {
+      std::string_view value;
+      if (!ascii(value) || value.empty() || value.size() > kMaxIdBytes) return false;
+      id.assign(value.data(), value.size());
+      has_id = true;
+    } else if (name == "delta" && !has_delta) {
+      if (!read_state_at(b, p, delta)) return false;
+      has_delta = true;
+    } else if (name == "versions" && !has_versions) {
+      if (!read_versions_at(b, p, versions)) return false;
+      has_versions = true;
+    } else {
+      return false;
+    }
+  } while (ch(','));
+  if (!ch('}')) return false;
+  ws();
+  return p == n && has_id && has_delta;
+}
+
+}  // namespace
+
+// Parsed states of recently synced profiles, each valid while the stored text is the same: a
+// sync then merges without reading the stored state again, whichever thread runs it (the one
+// that took the request, or the store's writer when it runs the update again). An entry is
+// taken out whole and put back after the merge, detached (values are reference-counted without
+// atomics, pz/value.h: a state is used by one thread at a time, and shares nothing with another).
+class Api::StateCache {
+ public:
+  // The state stored as `text`, taken out of the cache; false when it has none.
+  bool take(const std::string& key, const std::string& text, ProfileState& out) {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = entries_.find(key);
+    if (it == entries_.end() || !it->second.valid || it->second.text != text) return false;
+    out = std::move(it->second.state);
+    it->second.valid = false;
+    it->second.state = ProfileState();
+    return true;
+  }
+  void put(const std::string& key, const std::string& text, ProfileState state) {
+    state.user_id.value = detached(state.user_id.value);
+    state.consent.value = detached(state.consent.value);
+    for (auto& t : state.traits) t.second.value = detached(t.second.value);
+    ProfileState old;  // destroyed outside the lock
+    std::lock_guard<std::mutex> lock(mu_);
+    if (entries_.size() >= kMaxEntries && entries_.find(key) == entries_.end()) entries_.clear();
+    Entry& e = entries_[key];
+    e.text = text;
+    old = std::move(e.state);
+    e.state = std::move(state);
+    e.valid = true;
+  }
+
+ private:
+  static constexpr size_t kMaxEntries = 8192;
+  struct Entry {
+    bool valid = false;
+    std::string text;
+    ProfileState state;
+  };
+  std::mutex mu_;
+  std::unordered_map<std::string, Entry> entries_;
 };
-std::unordered_map<std::string, CachedState>& state_cache() {
-  thread_local std::unordered_map<std::string, CachedState> cache;
-  return cache;
-}
 
-// The state the text holds (an empty state for ""), or null and `error`. The pointer is valid
-// until the next call on this thread.
-const ProfileState* parsed_state(const std::string& key, const std::string& text, Status& error) {
-  thread_local ProfileState scratch;
-  if (text.empty()) {
-    scratch = ProfileState();
-    return &scratch;
-  }
-  auto& cache = state_cache();
-  auto it = cache.find(key);
-  if (it != cache.end() && it->second.text == text) return &it->second.state;
-  Result<ProfileState> parsed = import_state(text);
-  if (!parsed.ok()) {
-    error = Status(Code::kUnavailable, "stored state unreadable: " + parsed.status().message());
-    return nullptr;
-  }
-  scratch = parsed.take();
-  return &scratch;
-}
-
-void remember_state(const std::string& key, const std::string& text, ProfileState state) {
-  auto& cache = state_cache();
-  if (cache.size() >= 4096 && cache.find(key) == cache.end()) cache.clear();
-  cache[key] = CachedState{text, std::move(state)};
-}
+namespace {
 
 JsonParser& thread_parser() {
   thread_local JsonParser parser;
@@ -341,7 +433,8 @@ Api::Api(Sites sites, Store& store, Metrics& metrics, ApiOptions options)
       store_(store),
       metrics_(metrics),
       options_(std::move(options)),
-      ip_limiter_(options_.ip_rate_limit, options_.ip_rate_limit * 2) {
+      ip_limiter_(options_.ip_rate_limit, options_.ip_rate_limit * 2),
+      states_(std::make_shared<StateCache>()) {
   if (!options_.defer) options_.defer = [](std::function<void()> f) { f(); };
   if (!options_.clock) {
     options_.clock = [] {
@@ -762,48 +855,73 @@ void Api::collect(const CallPtr& call) {
 }
 
 void Api::sync(const CallPtr& call) {
-  Value body;
-  if (!call->object(body)) return;
-  const Value* id = body.find("id");
-  if (!valid_id(id)) return call->fail(400, id_error("id"));
-  const Value* delta_v = body.find("delta");
-  if (delta_v == nullptr || !delta_v->is_object()) {
-    return call->fail(400, "delta: must be a sync state object (docs/sync.md)");
-  }
-  Result<ProfileState> delta = import_state(*delta_v);
-  if (!delta.ok()) return call->fail(400, state_error("delta", delta.status().message()));
+  std::string id;
+  ProfileState delta;
   VersionVector device;
-  if (const Value* v = body.find("versions"); v != nullptr && !v->is_nullish()) {
-    Result<VersionVector> parsed = import_versions(to_json(*v), "versions");
-    if (!parsed.ok()) return call->fail(400, parsed.status().message());
-    device = parsed.take();
+  // The common body straight from its text; anything else (and every error) the full way.
+  if (!read_sync_body(call->req.body, id, delta, device)) {
+    Value body;
+    if (!call->object(body)) return;
+    const Value* id_v = body.find("id");
+    if (!valid_id(id_v)) return call->fail(400, id_error("id"));
+    const Value* delta_v = body.find("delta");
+    if (delta_v == nullptr || !delta_v->is_object()) {
+      return call->fail(400, "delta: must be a sync state object (docs/sync.md)");
+    }
+    Result<ProfileState> imported = import_state(*delta_v);
+    if (!imported.ok()) {
+      return call->fail(400, state_error("delta", imported.status().message()));
+    }
+    if (const Value* v = body.find("versions"); v != nullptr && !v->is_nullish()) {
+      Result<VersionVector> parsed = import_versions(to_json(*v), "versions");
+      if (!parsed.ok()) return call->fail(400, parsed.status().message());
+      device = parsed.take();
+    }
+    id = id_v->as_string();
+    delta = imported.take();
   }
   // The answer's delta and cursor, made with the merge (the update may run more than once: the
   // last run's answer is the one committed).
   auto answer = std::make_shared<std::string>();
-  auto incoming = std::make_shared<const ProfileState>(delta.take());
+  auto incoming = std::make_shared<const ProfileState>(std::move(delta));
   const std::string site = call->key->site->id;
   store_.update_profile(
-      site, id->as_string(),
-      [site, incoming, answer, device = std::move(device)](
+      site, id,
+      [site, incoming, answer, device = std::move(device), states = states_](
           const std::string& resolved, const std::string& current) -> Result<std::string> {
         const std::string key = site + '\n' + resolved;
-        Status error;
-        const ProfileState* have = parsed_state(key, current, error);
-        if (have == nullptr) return error;
-        ProfileState next = merge(*have, *incoming);
-        std::string text = export_state(next);
-        *answer = ",\"delta\":" + export_state(pz::delta(next, device)) +
-                  ",\"cursor\":" + export_versions(versions(next)) + "}";
-        remember_state(key, text, std::move(next));
+        ProfileState have;
+        if (!current.empty() && !states->take(key, current, have)) {
+          Result<ProfileState> parsed = import_state(current);
+          if (!parsed.ok()) {
+            return Status(Code::kUnavailable,
+                          "stored state unreadable: " + parsed.status().message());
+          }
+          have = parsed.take();
+        }
+        ProfileState next = merge(std::move(have), *incoming);
+        std::string text, delta_text;
+        export_state_and_delta(next, device, text, delta_text);
+        std::string& a = *answer;
+        a.clear();
+        a.reserve(delta_text.size() + 64 * next.components.size() + 32);
+        a += ",\"delta\":";
+        a += delta_text;
+        a += ",\"cursor\":";
+        a += export_versions(versions(next));
+        a += '}';
+        states->put(key, text, std::move(next));
         return text;
       },
       now(),
       [this, call, answer](Result<ProfileUpdate> r) {
         if (!r.ok()) return call->fail(r.status());
         metrics_.syncs.fetch_add(1);
-        options_.defer(
-            [call, answer, id = r.value().id] { call->ok("{\"id\":" + quote(id) + *answer); });
+        // Answered on the store's thread, not deferred: the answer is one copy, cheaper than a
+        // hop to an HTTP thread (the session posts its write to its own strand anyway).
+        std::string body = "{\"id\":" + quote(r.value().id);
+        body += *answer;
+        call->ok(std::move(body));
       });
 }
 

@@ -87,6 +87,7 @@ class Api {
   };
   struct Call;  // one request being handled
   using CallPtr = std::shared_ptr<Call>;
+  class StateCache;  // parsed states of recently synced profiles (api.cpp)
 
   void route(const CallPtr& call);
   bool authorize(const CallPtr& call, bool secret, bool key_in_query);
@@ -134,6 +135,7 @@ class Api {
   std::mutex buckets_mu_;
   std::unordered_map<std::string, Bucket> buckets_;
   IpLimiter ip_limiter_;
+  std::shared_ptr<StateCache> states_;
 };
 
 }  // namespace pz::server

@@ -134,6 +134,16 @@ class Db {
     }
     return Status::Ok();
   }
+  // exec() for a statement run again and again (transaction control): prepared once.
+  Status run(const char* sql) {
+    Stmt st = stmt(sql);
+    if (st.ok()) {
+      const int rc = st.step();
+      if (rc == SQLITE_DONE || rc == SQLITE_ROW) return Status::Ok();
+    }
+    return Status(Code::kUnavailable, std::string("store: ") + sqlite3_errmsg(db_) + " in " +
+                                          std::string(sql).substr(0, 60));
+  }
   sqlite3* handle() { return db_; }
 
   // A prepared statement, reset and with bindings cleared when the Stmt goes away.
@@ -327,40 +337,56 @@ class SqliteStore final : public Store {
                       int64_t now, Done<ProfileUpdate> done) override {
     struct Prepared {
       bool valid = false;
-      std::string target, current, next;
+      std::string target;
+      std::shared_ptr<const std::string> current;
+      std::string next;
     };
     auto pre = std::make_shared<Prepared>();
-    Status read_st = read([&](Db& db) -> Status {
-      Result<std::string> target = resolve(db, site, id);
-      if (!target.ok()) return target.status();
-      Result<std::optional<std::string>> current = read_state(db, site, target.value());
-      if (!current.ok()) return current.status();
-      pre->target = target.take();
-      pre->current = current.take().value_or("");
-      return Status::Ok();
-    });
+    Status read_st = Status::Ok();
+    // The state as the writer last wrote it, when it has it for `id` itself (a guess: the writer
+    // checks it below), else from the database.
+    if (std::shared_ptr<const std::string> known = known_state(site, id)) {
+      pre->target = id;
+      pre->current = std::move(known);
+    } else {
+      read_st = read([&](Db& db) -> Status {
+        Result<std::string> target = resolve(db, site, id);
+        if (!target.ok()) return target.status();
+        Result<std::optional<std::string>> current = read_state(db, site, target.value());
+        if (!current.ok()) return current.status();
+        pre->target = target.take();
+        pre->current = std::make_shared<const std::string>(current.take().value_or(""));
+        return Status::Ok();
+      });
+    }
     if (read_st.ok()) {
-      Result<std::string> next = update(pre->target, pre->current);
+      Result<std::string> next = update(pre->target, *pre->current);
       if (next.ok()) {
         pre->next = next.take();
         pre->valid = true;
       }
     }
     write<ProfileUpdate>(
-        [site, id, update = std::move(update), now, pre](Db& db, ProfileUpdate& result) -> Status {
+        [this, site, id, update = std::move(update), now, pre](Db& db,
+                                                               ProfileUpdate& result) -> Status {
           Result<std::string> target = resolve(db, site, id);
           if (!target.ok()) return target.status();
-          Result<std::optional<std::string>> current = read_state(db, site, target.value());
-          if (!current.ok()) return current.status();
-          const std::string& now_state = current.value() ? *current.value() : std::string();
-          if (pre->valid && pre->target == target.value() && pre->current == now_state) {
+          std::shared_ptr<const std::string> now_state = known_state(site, target.value());
+          if (!now_state) {
+            Result<std::optional<std::string>> current = read_state(db, site, target.value());
+            if (!current.ok()) return current.status();
+            now_state = std::make_shared<const std::string>(current.take().value_or(""));
+          }
+          if (pre->valid && pre->target == target.value() &&
+              (pre->current == now_state || *pre->current == *now_state)) {
             result.state = std::move(pre->next);
           } else {
-            Result<std::string> next = update(target.value(), now_state);
+            Result<std::string> next = update(target.value(), *now_state);
             if (!next.ok()) return next.status();
             result.state = next.take();
           }
           PZ_TRY(write_state(db, site, target.value(), result.state, now));
+          remember_state(site, target.value(), result.state);
           result.id = target.take();
           return Status::Ok();
         },
@@ -370,8 +396,9 @@ class SqliteStore final : public Store {
   void link(const std::string& site, const std::string& anonymous_id, const std::string& user_id,
             StateMerge merge, int64_t now, Done<LinkResult> done) override {
     write<LinkResult>(
-        [site, anonymous_id, user_id, merge = std::move(merge), now](Db& db,
-                                                                     LinkResult& result) -> Status {
+        [this, site, anonymous_id, user_id, merge = std::move(merge), now](
+            Db& db, LinkResult& result) -> Status {
+          forget_states();  // profiles and aliases change
           result.id = user_id;
           Result<std::string> linked = resolve(db, site, anonymous_id);
           if (!linked.ok()) return linked.status();
@@ -412,8 +439,9 @@ class SqliteStore final : public Store {
   void erase_profile(const std::string& site, const std::string& id, std::string erased_state,
                      int64_t now, Done<ErasureResult> done) override {
     write<ErasureResult>(
-        [site, id, erased_state = std::move(erased_state), now](Db& db,
-                                                                ErasureResult& result) -> Status {
+        [this, site, id, erased_state = std::move(erased_state), now](
+            Db& db, ErasureResult& result) -> Status {
+          forget_states();
           Result<std::string> target = resolve(db, site, id);
           if (!target.ok()) return target.status();
           Result<std::optional<std::string>> current = read_state(db, site, target.value());
@@ -669,11 +697,19 @@ class SqliteStore final : public Store {
       }
       results.assign(batch.size(), Status::Ok());
       Status detail = Status::Ok();  // the last failure as SQLite told it (for the log)
-      Status begin = db.exec("BEGIN IMMEDIATE");
+      Status begin = db.run("BEGIN IMMEDIATE");
       if (begin.ok()) {
+        // Another connection (another process) wrote since the last batch: the states the
+        // writer knows may be stale.
+        {
+          Db::Stmt q = db.stmt("PRAGMA data_version");
+          const int64_t version = q.ok() && q.step() == SQLITE_ROW ? q.int64(0) : -1;
+          if (version < 0 || version != data_version_) forget_states();
+          data_version_ = version;
+        }
         bool lost = false;
         for (size_t i = 0; i < batch.size(); ++i) {
-          Status sp = db.exec("SAVEPOINT job");
+          Status sp = db.run("SAVEPOINT job");
           results[i] = sp.ok() ? batch[i].run(db) : sp;
           if (!results[i].ok()) {
             detail = results[i];
@@ -693,10 +729,10 @@ class SqliteStore final : public Store {
             lost = true;
             break;
           }
-          if (!results[i].ok() && sp.ok()) (void)db.exec("ROLLBACK TO job");
-          if (sp.ok()) (void)db.exec("RELEASE job");
+          if (!results[i].ok() && sp.ok()) (void)db.run("ROLLBACK TO job");
+          if (sp.ok() && !db.run("RELEASE job").ok()) forget_states();
         }
-        Status commit = lost ? Status::Ok() : db.exec("COMMIT");
+        Status commit = lost ? Status::Ok() : db.run("COMMIT");
         if (!commit.ok()) {
           detail = commit;
           const Status failed = write_failed(commit, sqlite3_extended_errcode(db.handle()));
@@ -708,6 +744,8 @@ class SqliteStore final : public Store {
         const Status failed = write_failed(begin, sqlite3_extended_errcode(db.handle()));
         for (Status& r : results) r = failed;
       }
+      // Whatever was undone: the known states may say what is no longer in the database.
+      if (!detail.ok()) forget_states();
       if (detail.code() == Code::kUnavailable) log_write_error(detail);
       if (metrics_ != nullptr) {
         metrics_->commit_batch.observe(static_cast<double>(batch.size()));
@@ -822,6 +860,36 @@ class SqliteStore final : public Store {
     return Status::Ok();
   }
 
+  // The state of (site, id) as the writer last wrote it, or null when it does not know it.
+  std::shared_ptr<const std::string> known_state(const std::string& site, const std::string& id) {
+    std::string key = site + '\n' + id;
+    std::lock_guard<std::mutex> lock(known_mu_);
+    auto it = known_.find(key);
+    return it == known_.end() ? nullptr : it->second;
+  }
+  // On the writer, after writing a profile's state (in the open transaction: a failed batch
+  // forgets every known state).
+  void remember_state(const std::string& site, const std::string& id, const std::string& state) {
+    auto text = std::make_shared<const std::string>(state);
+    std::shared_ptr<const std::string> old;  // freed outside the lock
+    std::lock_guard<std::mutex> lock(known_mu_);
+    std::shared_ptr<const std::string>& slot = known_[site + '\n' + id];
+    if (slot) known_bytes_ -= slot->size();
+    old = std::move(slot);
+    known_bytes_ += text->size();
+    slot = std::move(text);
+    if (known_bytes_ > kMaxKnownBytes) {
+      known_.clear();
+      known_bytes_ = 0;
+    }
+  }
+  void forget_states() {
+    std::unordered_map<std::string, std::shared_ptr<const std::string>> old;
+    std::lock_guard<std::mutex> lock(known_mu_);
+    old.swap(known_);
+    known_bytes_ = 0;
+  }
+
   static int on_commit(void* self, sqlite3*, const char*, int pages) {
     static_cast<SqliteStore*>(self)->wal_pages_.store(pages);
     return SQLITE_OK;
@@ -846,6 +914,17 @@ class SqliteStore final : public Store {
   bool closing_ = false;
   std::mutex pool_mu_;
   std::vector<std::unique_ptr<Db>> pool_;
+  // The state text of the profiles the writer wrote lately, keyed by site and profile id,
+  // exactly as in the database (with the open transaction's writes): the writer checks an
+  // update's first run against it without reading the profile again, and update_profile starts
+  // from it without reading the database. Only the writer changes it; forgotten whenever the
+  // database may say otherwise (a failed or undone write, a link or an erasure, a write by
+  // another connection).
+  static constexpr size_t kMaxKnownBytes = 64 << 20;
+  std::mutex known_mu_;
+  std::unordered_map<std::string, std::shared_ptr<const std::string>> known_;
+  size_t known_bytes_ = 0;
+  int64_t data_version_ = -1;  // the writer's
 };
 
 }  // namespace

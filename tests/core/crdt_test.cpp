@@ -9,6 +9,8 @@
 #include <deque>
 #include <random>
 
+#include "pz/json.h"
+
 #include "test_util.h"
 
 namespace pz {
@@ -192,6 +194,236 @@ TEST(Crdt, ExportImportRoundTrips) {
     Result<ProfileState> back = import_state(text);
     ASSERT_TRUE(back.ok()) << back.status().message();
     ASSERT_EQ(export_state(back.value()), text);
+  }
+}
+
+// RandomState with register values of every JSON kind (objects, arrays, strings with non-ASCII
+// bytes and characters that are escaped in JSON, fractions, -0), which the fast reader builds too.
+ProfileState RichState(uint32_t seed) {
+  ProfileState s = RandomState(seed);
+  std::mt19937 rng(seed);
+  const char* values[] = {
+      R"({"necessary":true,"analytics":false,"n":1.5,"s":"x","a":[1,null,"y",[]],"o":{}})",
+      R"("caf\u00e9 \"q\" \\ \n")",
+      R"("é€😀")",
+      R"([0.1,-0,1e21,1E-7,-12345678901234567890])",
+      R"({"2":1,"1":2,"b":3,"b":4})",
+      "true",
+      "null",
+      "-0.0",
+      R"("")"};
+  auto reg = [&](LwwRegister& r) {
+    r.set = true;
+    r.value = testing::J(values[rng() % (sizeof values / sizeof values[0])]);
+    r.stamp = Hlc{kT0 + static_cast<int64_t>(rng() % 1000), static_cast<uint32_t>(rng() % 3),
+                  rng() % 2 ? "dev" : "dév"};
+  };
+  if (rng() % 2) reg(s.consent);
+  if (rng() % 2) reg(s.user_id);
+  for (auto& t : s.traits) {
+    if (rng() % 2) reg(t.second);
+  }
+  return s;
+}
+
+// What import_state gives without its fast reader: the document parsed, then read as a Value.
+Result<ProfileState> FullImport(std::string_view text) {
+  Result<Value> doc = parse_json(text);
+  if (!doc.ok()) return Status(Code::kInvalidJson, "sync state: " + doc.status().message());
+  return import_state(doc.value());
+}
+
+// One random edit of a JSON text: a byte changed, inserted or deleted, whitespace added, or a
+// number written another way (valid or not).
+std::string Mutate(const std::string& text, std::mt19937& rng) {
+  std::string t = text;
+  const size_t at = rng() % t.size();
+  static const char* bytes[] = {"0",    "9",    ",",        ":",    "[",
+                                "]",    "{",    "}",        "\"",   "\\",
+                                "-",    ".",    "e",        "E",    "+",
+                                "n",    "t",    "f",        "x",    " ",
+                                "\n",   "\x01", "\xc3\xa9", "\xc3", "\xed\xa0\x80",
+                                "\xff", "\"\"", "null"};
+  switch (rng() % 6) {
+    case 0:
+      t.replace(at, 1, bytes[rng() % (sizeof bytes / sizeof bytes[0])]);
+      break;
+    case 1:
+      t.insert(at, bytes[rng() % (sizeof bytes / sizeof bytes[0])]);
+      break;
+    case 2:
+      t.erase(at, 1);
+      break;
+    case 3:
+      t.insert(at, rng() % 2 ? " " : "\r\n\t");
+      break;
+    default: {  // a number at or after `at`, written another way
+      size_t b = t.find_first_of("-0123456789", at);
+      if (b == std::string::npos) break;
+      size_t e = t.find_first_not_of("-+.eE0123456789", b);
+      static const char* forms[] = {".0", "e0", "E+1", ".5", "e400", "e-400", "0", ".", "e"};
+      const std::string form = forms[rng() % (sizeof forms / sizeof forms[0])];
+      if (rng() % 4 == 0) {
+        t.replace(b, e - b, rng() % 2 ? "-0" : "01");
+      } else {
+        t.insert(e, form);
+      }
+      break;
+    }
+  }
+  return t;
+}
+
+// import_state reads the common form straight from the text (no Value tree); wherever it does,
+// the result must be the full path's, and everywhere else the full path decides (same errors).
+void ExpectSameImport(const std::string& text) {
+  Result<ProfileState> fast = import_state(text);
+  Result<ProfileState> full = FullImport(text);
+  ASSERT_EQ(fast.ok(), full.ok()) << text;
+  if (!full.ok()) {
+    ASSERT_EQ(fast.status().code(), full.status().code()) << text;
+    ASSERT_EQ(fast.status().message(), full.status().message()) << text;
+    return;
+  }
+  ASSERT_EQ(export_state(fast.value()), export_state(full.value())) << text;
+}
+
+TEST(Crdt, FastReaderTakesTheCanonicalForm) {
+  int taken = 0;
+  for (uint32_t i = 0; i < 500; ++i) {
+    const ProfileState s = RichState(i);
+    const std::string text = export_state(s);
+    const std::string body = R"({"id":"x","delta": )" + text + R"( ,"versions":[["a",0,1]]})";
+    ExpectSameImport(text);
+    if (text.find('\\') != std::string::npos) continue;  // escapes: the full path's
+    size_t pos = body.find(": ") + 1;
+    ProfileState read;
+    ASSERT_TRUE(read_state_at(body, pos, read)) << text;
+    EXPECT_EQ(body.substr(pos), R"( ,"versions":[["a",0,1]]})");
+    ASSERT_EQ(export_state(read), export_state(FullImport(text).value()));
+    ++taken;
+  }
+  EXPECT_GT(taken, 300);
+  // Not the canonical layout (a key missing, moved or added; an escape; a lone surrogate):
+  // read_state_at leaves it to the full path, and changes nothing.
+  for (
+      const char* text : {
+          R"({"v":1,"erased_at":null,"user_id":null,"consent":null,"traits":[]})",
+          R"({"erased_at":null,"v":1,"user_id":null,"consent":null,"traits":[],"components":[]})",
+          R"({"v":1,"erased_at":null,"user_id":null,"consent":null,"traits":[],"components":[],"x":1})",
+          R"({"v":1,"erased_at":null,"user_id":["\u0041",1,0,"d"],"consent":null,"traits":[],"components":[]})",
+          R"({"v":1,"erased_at":null,"user_id":["\ud800",1,0,"d"],"consent":null,"traits":[],"components":[]})",
+      }) {
+    size_t pos = 0;
+    ProfileState read;
+    read.erased_at = 7;
+    EXPECT_FALSE(read_state_at(text, pos, read)) << text;
+    EXPECT_EQ(pos, 0u);
+    EXPECT_EQ(read.erased_at, 7);
+    ExpectSameImport(text);
+  }
+}
+
+TEST(Crdt, FastReaderAgreesWithTheFullPathOnEditedTexts) {
+  std::mt19937 rng(42);
+  int taken = 0, left = 0;
+  for (uint32_t i = 0; i < 400; ++i) {
+    const std::string text = export_state(RichState(i));
+    for (int k = 0; k < 60; ++k) {
+      std::string t = Mutate(text, rng);
+      if (k % 3 == 0) t = Mutate(t, rng);
+      ExpectSameImport(t);
+      if (::testing::Test::HasFatalFailure()) return;
+      size_t pos = 0;
+      ProfileState read;
+      if (read_state_at(t, pos, read)) {
+        ++taken;
+      } else {
+        ++left;
+      }
+    }
+  }
+  // Both sides are exercised: edits the fast reader takes (whitespace, other number forms) and
+  // edits it leaves to the full path (valid or not).
+  EXPECT_GT(taken, 2000);
+  EXPECT_GT(left, 2000);
+}
+
+TEST(Crdt, FastVersionReaderAgreesWithImportVersions) {
+  std::mt19937 rng(7);
+  for (uint32_t i = 0; i < 300; ++i) {
+    const std::string text = export_versions(versions(RichState(i)));
+    for (int k = 0; k < 30; ++k) {
+      const std::string t = k == 0 ? text : Mutate(text, rng);
+      size_t pos = 0;
+      VersionVector fast;
+      const bool taken = read_versions_at(t, pos, fast);
+      if (k == 0) ASSERT_TRUE(taken) << t;
+      if (!taken) continue;
+      Result<VersionVector> full = import_versions(t.substr(0, pos), "versions");
+      ASSERT_TRUE(full.ok()) << t;
+      ASSERT_EQ(export_versions(fast), export_versions(full.value())) << t;
+    }
+  }
+  size_t pos = 0;
+  VersionVector v = {{"x", {0, 1}}};
+  ASSERT_TRUE(read_versions_at(" null", pos, v));
+  EXPECT_TRUE(v.empty());
+  EXPECT_EQ(pos, 5u);
+}
+
+TEST(Crdt, MergeInPlaceIsMerge) {
+  for (uint32_t i = 0; i < 3000; ++i) {
+    ProfileState a = i % 5 == 0 ? RichState(2 * i) : RandomState(2 * i, 1 + i % 20);
+    ProfileState b = i % 7 == 0 ? a : RichState(2 * i + 1);
+    if (i % 11 == 0) {  // a misbehaving writer: b's component under a's version, other content
+      b = a;
+      for (Component& c : b.components) ++c.sessions;
+    }
+    const std::string want = export_state(merge(a, b));
+    ProfileState moved = a;
+    ASSERT_EQ(export_state(merge(std::move(moved), b)), want);
+    ProfileState back = b;
+    ASSERT_EQ(export_state(merge(std::move(back), a)), want);
+  }
+}
+
+TEST(Crdt, SameStampTiesResolveAlikeWhateverTheValues) {
+  // Equal values under one stamp (a repeated sync) and different ones (a misbehaving writer)
+  // resolve by the values' JSON, whichever side each is on.
+  const char* values[] = {"0",
+                          "-0",
+                          "1",
+                          "1.0",
+                          R"("a")",
+                          R"({"a":1,"b":[1,2]})",
+                          R"({"b":[1,2],"a":1})",
+                          R"({"a":1,"b":[1,3]})",
+                          "[]",
+                          "null",
+                          "true"};
+  for (const char* x : values) {
+    for (const char* y : values) {
+      ProfileState a, b;
+      a.consent = {true, testing::J(x), Hlc{5, 0, "d"}};
+      b.consent = {true, testing::J(y), Hlc{5, 0, "d"}};
+      const std::string ab = export_state(merge(a, b));
+      EXPECT_EQ(ab, export_state(merge(b, a))) << x << " " << y;
+      const std::string bigger = std::max(to_json(a.consent.value), to_json(b.consent.value));
+      EXPECT_NE(ab.find("\"consent\":[" + bigger + ","), std::string::npos) << ab;
+    }
+  }
+}
+
+TEST(Crdt, ExportWithDeltaIsBothExports) {
+  for (uint32_t i = 0; i < 2000; ++i) {
+    ProfileState s = i % 3 == 0 ? RichState(2 * i) : RandomState(2 * i, 1 + i % 6);
+    ProfileState replica = RandomState(2 * i + 1, 1 + i % 4);
+    if (i % 2) replica = merge(replica, RandomState(2 * i));
+    std::string state = "stale", delta_text = "stale";
+    export_state_and_delta(s, versions(replica), state, delta_text);
+    ASSERT_EQ(state, export_state(s));
+    ASSERT_EQ(delta_text, export_state(delta(s, versions(replica))));
   }
 }
 

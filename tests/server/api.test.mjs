@@ -511,6 +511,45 @@ describe('demo site: endpoints, validation, limits', () => {
     assert.deepEqual((await getProfile(anon)).body, before.body);
   });
 
+  test('sync: a body written another way (spacing, order, escapes, extra or repeated members) syncs alike', async () => {
+    // pz-server reads the common body straight from its text and any other through a JSON
+    // parse: both must give the same answers and stored states.
+    const dev = uid('dev');
+    const delta = state([component(dev, { version: 2, counts: { page_view: 3 } })], {
+      consent: CONSENT(dev),
+      traits: [['name', 'Zoë', T0, 0, dev]],
+    });
+    const versions = [[dev, 0, 2]];
+    const plain = (id) => JSON.stringify({ id, delta, versions });
+    const forms = [
+      plain,
+      (id) => JSON.stringify({ versions, delta, id }, null, 2),
+      (id) => plain(id).replace('"id":"s-', '"id":"\\u0073-'),
+      (id) => JSON.stringify({ id, delta, versions, extra: [1] }),
+      (id) => `{"id":"other",${plain(id).slice(1, -1)},"id":"${id}"}`,
+      (id) => JSON.stringify({ id, delta: { ...delta, traits: [['name', 'Zo\u00eb', T0, 0, dev]] } }),
+      (id) => JSON.stringify({ id, delta, versions: null }),
+    ];
+    const seed = state([component(uid('dev'), { counts: { add_to_cart: 2 } })]);
+    const results = [];
+    for (const form of forms) {
+      const id = uid('s-form');
+      assert.equal((await sync({ id, delta: seed })).status, 200);
+      const r = await call(s, 'POST', '/v1/sync', { key: PK, body: form(id), raw: true });
+      assert.equal(r.status, 200, JSON.stringify(r.body));
+      assert.equal(r.body.id, id);
+      delete r.body.id;
+      results.push({ answer: r.body, state: (await getProfile(id)).body.state });
+    }
+    // The forms without versions answer every component; the others only the seed's.
+    assert.equal(results[0].answer.delta.components.length, 1);
+    for (const [i, r] of results.entries()) {
+      const want = results[i >= 5 ? 5 : 0];
+      assert.deepEqual(r, want, `form ${i}`);
+    }
+    assert.deepEqual(results[5].state, results[0].state);
+  });
+
   test('sync: two wasm engines converge through the server (the SDK\'s exchange)', async (t) => {
     const core = await loadCore(fs.readFileSync(PZ_WASM));
     const val = (r) => {

@@ -139,6 +139,54 @@ TEST_F(StoreTest, FailedUpdateWritesNothingAndOthersInTheBatchCommit) {
   EXPECT_EQ(store_->get_state("shop", "good").value()->state, "s");
 }
 
+// An update starts from what the database holds, whatever changed it since the profile's last
+// update: another connection (another process), a link, an erasure. (The store keeps the states
+// it wrote to skip reading them again; these changes must not be missed.)
+TEST_F(StoreTest, UpdatesStartFromWhatTheDatabaseHolds) {
+  auto add = [&](const std::string& id, const std::string& suffix) {
+    Result<ProfileUpdate> r = wait<ProfileUpdate>([&](Done<ProfileUpdate> d) {
+      store_->update_profile(
+          "shop", id,
+          [suffix](const std::string&, const std::string& cur) -> Result<std::string> {
+            return cur + suffix;
+          },
+          1, std::move(d));
+    });
+    EXPECT_TRUE(r.ok()) << r.status().message();
+    return r.ok() ? r.value().state : std::string("error");
+  };
+  EXPECT_EQ(add("p1", "a"), "a");
+  EXPECT_EQ(add("p1", "b"), "ab");
+  sqlite3* h = nullptr;
+  ASSERT_EQ(sqlite3_open((dir_ / "pz.db").c_str(), &h), SQLITE_OK);
+  sqlite3_busy_timeout(h, 10000);
+  EXPECT_EQ(sqlite3_exec(h, "UPDATE profiles SET state='X' WHERE site='shop' AND id='p1'", nullptr,
+                         nullptr, nullptr),
+            SQLITE_OK)
+      << sqlite3_errmsg(h);
+  sqlite3_close(h);
+  EXPECT_EQ(add("p1", "c"), "Xc");
+  EXPECT_EQ(add("p1", "d"), "Xcd");
+
+  EXPECT_EQ(add("anon", "A"), "A");
+  EXPECT_EQ(add("user", "U"), "U");
+  ASSERT_TRUE((wait<LinkResult>([&](Done<LinkResult> d) {
+                 store_->link(
+                     "shop", "anon", "user",
+                     [](const std::string& u, const std::string& a) -> Result<std::string> {
+                       return u + "+" + a;
+                     },
+                     2, std::move(d));
+               }).ok()));
+  EXPECT_EQ(add("anon", "1"), "U+A1");
+  EXPECT_EQ(add("user", "2"), "U+A12");
+  ASSERT_TRUE((wait<ErasureResult>([&](Done<ErasureResult> d) {
+                 store_->erase_profile("shop", "user", "E", 5, std::move(d));
+               }).ok()));
+  EXPECT_EQ(add("anon", "3"), "E3");
+  EXPECT_EQ(add("user", "4"), "E34");
+}
+
 TEST_F(StoreTest, LinkMergesAndResolvesAliasesAndRefusesASecondUser) {
   auto set = [&](const std::string& id, const std::string& state) {
     ASSERT_TRUE((wait<ProfileUpdate>([&](Done<ProfileUpdate> d) {

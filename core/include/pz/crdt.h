@@ -70,6 +70,9 @@ struct ProfileState {
 // The join of two states (see above). merge(a, b) == merge(b, a); merge(a, merge(b, c)) ==
 // merge(merge(a, b), c); merge(a, a) == a.
 ProfileState merge(const ProfileState& a, const ProfileState& b);
+// The same, made in a's place: what of `a` wins is moved, not copied (a server merging a delta
+// into a state it owns).
+ProfileState merge(ProfileState&& a, const ProfileState& b);
 
 // Per device, the greatest (epoch, version) a replica has: what delta() may leave out.
 using VersionVector = std::vector<std::pair<std::string, std::pair<int64_t, uint64_t>>>;
@@ -90,8 +93,23 @@ Result<VersionVector> import_versions(std::string_view json, std::string_view na
 // The canonical JSON form (equal states give equal bytes) and its reader; the reader checks
 // every field and reports errors with a JSON path; it never produces a state past the bounds.
 std::string export_state(const ProfileState& s);
+// export_state(s) and export_state(delta(s, since)) in one pass (what a sync answers).
+void export_state_and_delta(const ProfileState& s, const VersionVector& since, std::string& state,
+                            std::string& delta_text);
 Result<ProfileState> import_state(std::string_view json);
 // The same from a parsed document (a host that parsed a request holding a state).
 Result<ProfileState> import_state(const Value& state);
+
+// For a host that holds a state or a version vector inside a larger JSON text (a request body):
+// reads the value that starts at `pos` (after whitespace) straight from the text and moves `pos`
+// past it. Only the common case: the layout export_state / export_versions write, strings
+// without escapes, numbers in JSON's grammar. On anything else, valid or not, they return false
+// and change nothing, without judging: the host then parses the whole text and calls
+// import_state(const Value&) / import_versions, which decide and name the errors. When they
+// return true, the result is what those give for the same value (a state: import_state; a
+// version vector, or null for the empty one: import_versions). The text before `pos` and after
+// the value is the host's to check.
+bool read_state_at(std::string_view json, size_t& pos, ProfileState& out);
+bool read_versions_at(std::string_view json, size_t& pos, VersionVector& out);
 
 }  // namespace pz
