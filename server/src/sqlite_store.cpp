@@ -755,7 +755,16 @@ class SqliteStore final : public Store {
       }
       for (size_t i = 0; i < batch.size(); ++i) batch[i].finish(std::move(results[i]));
       batch.clear();
-      if (wal_bytes() > 4 * options_.wal_limit_bytes) {
+      if (wal_bytes() > options_.wal_limit_bytes && wal_bytes() <= 4 * options_.wal_limit_bytes) {
+        // Over the limit: finish the checkpoint here, between transactions. The checkpointer
+        // thread has already copied all but the last few commits, so this is short; with
+        // nothing left to copy, the next transaction writes the WAL from its start and
+        // journal_size_limit truncates the file. (The checkpointer cannot get there on its own
+        // while the writer keeps committing, and a RESTART there blocked writes for up to 2 s.)
+        // SQLITE_BUSY (the checkpointer is running): the next batch tries again.
+        (void)sqlite3_wal_checkpoint_v2(db.handle(), nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr,
+                                        nullptr);
+      } else if (wal_bytes() > 4 * options_.wal_limit_bytes) {
         // The checkpointer fell behind (a reader kept it from finishing, or the writes outran
         // it): checkpoint here before taking more writes (back-pressure). SQLITE_BUSY comes at
         // once while the checkpointer runs; retry for up to 10 s, then go on (counted as a store
@@ -796,17 +805,14 @@ class SqliteStore final : public Store {
   void checkpoint_loop() {
     std::unique_lock<std::mutex> lock(mu_);
     while (!closing_) {
-      ckpt_cv_.wait_for(lock, std::chrono::milliseconds(200));
+      ckpt_cv_.wait_for(lock, std::chrono::milliseconds(50));
       if (closing_) break;
       lock.unlock();
       int log_frames = 0, done_frames = 0;
-      // Past the limit, RESTART: it waits (busy timeout) for the writer and the readers so that
-      // the next commit writes the WAL from its start, and journal_size_limit truncates it.
-      bool restart = wal_bytes() > options_.wal_limit_bytes;
-      int rc =
-          sqlite3_wal_checkpoint_v2(checkpoint_db_->handle(), nullptr,
-                                    restart ? SQLITE_CHECKPOINT_RESTART : SQLITE_CHECKPOINT_PASSIVE,
-                                    &log_frames, &done_frames);
+      // PASSIVE: copies what it can without waiting for anyone. Resetting the WAL past the
+      // limit is the writer's (write_loop), between its transactions.
+      int rc = sqlite3_wal_checkpoint_v2(checkpoint_db_->handle(), nullptr,
+                                         SQLITE_CHECKPOINT_PASSIVE, &log_frames, &done_frames);
       if (rc != SQLITE_OK && rc != SQLITE_BUSY && metrics_ != nullptr) {
         metrics_->store_errors.fetch_add(1);
       }

@@ -19,10 +19,11 @@ constexpr int kSchemaVersion = 3;
 
 struct SqliteOptions {
   // The write-ahead log's bound. A checkpointer thread copies the WAL into the database every
-  // 200 ms without blocking anyone; once the WAL holds more than this it restarts the WAL (the
-  // next commit writes from its start, and the file is truncated to this size), and past 4x this
-  // the writer itself checkpoints before it takes more writes (back-pressure), so a write load
-  // that outruns the checkpointer cannot grow the file without bound.
+  // 50 ms without blocking anyone; once the WAL holds more than this the writer, between two
+  // transactions, copies the few commits left (a short pause) so that the next commit writes the
+  // WAL from its start and the file is truncated to this size. Past 4x this (a reader kept the
+  // checkpoints from finishing) the writer checkpoints with TRUNCATE, waiting up to 10 s, before
+  // it takes more writes (back-pressure): a write load cannot grow the file without bound.
   int64_t wal_limit_bytes = int64_t{64} << 20;
 };
 
