@@ -20,6 +20,7 @@
 #include <string>
 #include <vector>
 
+#include "median.h"
 #include "pz/json.h"
 
 extern "C" {
@@ -67,21 +68,11 @@ double seconds_since(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
 
-// µs per call of fn(i) for i in [0, n): the median of chunks of `chunk` calls (a shared machine
-// interrupts some chunks; the median is what the code costs).
+// µs per call: the median of chunks (bench/median.h).
 template <typename Fn>
 double median_us(long n, long chunk, Fn fn) {
-  std::vector<double> per_call;
-  for (long start = 0; start < n; start += chunk) {
-    const long end = std::min(n, start + chunk);
-    auto t0 = std::chrono::steady_clock::now();
-    for (long i = start; i < end; ++i) fn(i);
-    per_call.push_back(seconds_since(t0) * 1e6 / static_cast<double>(end - start));
-  }
-  std::sort(per_call.begin(), per_call.end());
-  return per_call[per_call.size() / 2];
+  return pz::bench::median_seconds(n, chunk, fn) * 1e6;
 }
-
 }  // namespace
 
 int main(int argc, char** argv) {

@@ -19,6 +19,7 @@
 #include <thread>
 #include <vector>
 
+#include "median.h"
 #include "pz/crdt.h"
 #include "pz/engine.h"
 
@@ -105,22 +106,11 @@ std::string Machine() {
   return model + ", " + std::to_string(std::thread::hardware_concurrency()) + " cores";
 }
 
-// ns per call of fn(i) for i in [0, n): the median of chunks of `chunk` calls (a shared machine
-// interrupts some chunks; the median is what the code costs). wasm_bench.mjs does the same.
+// ns per call: the median of chunks (bench/median.h).
 template <typename Fn>
 double MedianNs(int n, int chunk, Fn fn) {
-  std::vector<double> per_call;
-  for (int start = 0; start < n; start += chunk) {
-    const int end = std::min(n, start + chunk);
-    auto t0 = Clock::now();
-    for (int i = start; i < end; ++i) fn(i);
-    per_call.push_back(std::chrono::duration<double, std::nano>(Clock::now() - t0).count() /
-                       (end - start));
-  }
-  std::sort(per_call.begin(), per_call.end());
-  return per_call[per_call.size() / 2];
+  return pz::bench::median_seconds(n, chunk, [&](long i) { fn(static_cast<int>(i)); }) * 1e9;
 }
-
 }  // namespace
 
 int main(int argc, char** argv) {

@@ -159,10 +159,6 @@ struct Engine::State : RuleHost {
     index_remote();
   }
 
-  void mark_node(int node) {
-    size_t p = static_cast<size_t>(bundle->graph.position[static_cast<size_t>(node)]);
-    dirty[p / 64] |= uint64_t{1} << (p % 64);
-  }
   // When a node's windows next move (INT64_MAX: never); keeps next_wakeup at most that.
   void schedule(int node, int64_t at) {
     const std::vector<Window>& windows = bundle->graph.windows[static_cast<size_t>(node)];
@@ -365,7 +361,7 @@ void Engine::State::evaluate(int64_t at, const Value& page_override) {
   const size_t segments = bundle->segments.size();
   bool woken = false;
   if (!evaluated || !incremental) {
-    for (size_t i = 0; i < g.node_at.size(); ++i) mark_node(g.node_at[i]);
+    for (size_t i = 0; i < g.node_at.size(); ++i) mark_one(g.node_at[i]);
     woken = true;
   } else {
     for (size_t m = 0; m < metric_changed.size(); ++m) {
@@ -384,7 +380,7 @@ void Engine::State::evaluate(int64_t at, const Value& page_override) {
         woken = true;
         for (int t : g.timed) {
           if (backwards || at >= valid_until[static_cast<size_t>(t)]) {
-            mark_node(t);
+            mark_one(t);
             // A dirty action is re-scheduled when a decision evaluates it.
             if (static_cast<size_t>(t) >= segments) valid_until[static_cast<size_t>(t)] = INT64_MAX;
           }

@@ -390,6 +390,20 @@ TEST_F(StoreTest, WritesAfterCloseFailWithoutBlocking) {
 // A write load the checkpointer cannot keep up with (here: a reader that holds a snapshot open,
 // so that no checkpoint can finish, then releases it) must not grow the WAL past its bound: the
 // writer checkpoints itself past 4x the limit. Nothing written is lost on the way.
+// Appends batch `b` of the WAL tests (`per` events "e<n>" of `body` for profile "anon") and
+// waits for the commit.
+Result<CollectResult> AppendBatch(Store& store, int b, int per, const std::string& body) {
+  std::vector<StoredEvent> events;
+  for (int i = 0; i < per; ++i) {
+    events.push_back(StoredEvent{"e" + std::to_string(b * per + i), "anon", "", 1, body});
+  }
+  std::promise<Result<CollectResult>> p;
+  auto f = p.get_future();
+  store.append_events("shop", std::move(events), 1000,
+                      [&p](Result<CollectResult> r) { p.set_value(std::move(r)); });
+  return f.get();
+}
+
 // Writes one after another, nobody reading: once the WAL is over its limit the writer finishes
 // the checkpoint between two transactions, so the WAL restarts at about the limit instead of
 // growing while it waits for a checkpoint that needs the writer to stop.
@@ -407,15 +421,7 @@ TEST(SqliteWal, RestartsAtTheLimitUnderBackToBackWrites) {
   int restarts = 0;
   uintmax_t last = 0;
   for (int b = 0; b < 400; ++b) {
-    std::vector<StoredEvent> events;
-    for (int i = 0; i < 20; ++i) {
-      events.push_back(StoredEvent{"e" + std::to_string(b * 20 + i), "anon", "", 1, body});
-    }
-    std::promise<Result<CollectResult>> p;
-    auto f = p.get_future();
-    store->append_events("shop", std::move(events), 1000,
-                         [&p](Result<CollectResult> r) { p.set_value(std::move(r)); });
-    ASSERT_TRUE(f.get().ok());
+    ASSERT_TRUE(AppendBatch(*store, b, 20, body).ok());
     std::error_code ec;
     const uintmax_t size = fs::file_size(wal, ec);
     if (ec) continue;
@@ -456,15 +462,7 @@ TEST(SqliteWal, StaysBoundedUnderSustainedWrites) {
   uintmax_t largest = 0;
   const int kBatches = 600, kPerBatch = 20;
   for (int b = 0; b < kBatches; ++b) {
-    std::vector<StoredEvent> events;
-    for (int i = 0; i < kPerBatch; ++i) {
-      events.push_back(StoredEvent{"e" + std::to_string(b * kPerBatch + i), "anon", "", 1, body});
-    }
-    std::promise<Result<CollectResult>> p;
-    auto f = p.get_future();
-    store->append_events("shop", std::move(events), 1000,
-                         [&p](Result<CollectResult> r) { p.set_value(std::move(r)); });
-    Result<CollectResult> r = f.get();
+    Result<CollectResult> r = AppendBatch(*store, b, kPerBatch, body);
     ASSERT_TRUE(r.ok()) << r.status().message();
     ASSERT_EQ(r.value().accepted, kPerBatch);
     std::error_code ec;
