@@ -34,6 +34,20 @@ const isUnchanged = (out) => {
   return true;
 };
 
+// The other envelopes of those ops, {"ok":true,"value":{"entered":[ids],"exited":[ids]}}, read
+// with one regular expression instead of JSON.parse: segment ids are 1 to 64 of [A-Za-z0-9_.:-]
+// (the bundle compiler's rule), so each is the text between two quotes. Anything else (an error
+// envelope, an unexpected byte) gives null and is parsed the general way.
+const IDS = '((?:"[\\w.:-]{1,64}")(?:,"[\\w.:-]{1,64}")*)?';
+const CHANGES =
+  new RegExp(`^\\{"ok":true,"value":\\{"entered":\\[${IDS}\\],"exited":\\[${IDS}\\]\\}\\}$`);
+const ids = (list) => (list ? list.slice(1, -1).split('","') : []);
+/** @returns {{entered: string[], exited: string[]} | null} */
+export function readChanges(out) {
+  const m = CHANGES.exec(decoder.decode(out));
+  return m && { entered: ids(m[1]), exited: ids(m[2]) };
+}
+
 /**
  * Instantiates the core.
  * @param {ArrayBuffer | ArrayBufferView | Response | Promise<Response> | WebAssembly.Module} source
@@ -88,6 +102,17 @@ export class Core {
     this.abiVersion = version;
     this.scratch = 0; // one reusable input buffer in the module's memory
     this.scratchSize = 0;
+    this.u8 = new Uint8Array(x.memory.buffer); // the memory; renewed when it grows
+    this.scratchView = null; // the input buffer's bytes
+  }
+
+  /** The memory's bytes (a view made stale by memory growth is detached: length 0). */
+  bytes() {
+    if (this.u8.length === 0) {
+      this.u8 = new Uint8Array(this.x.memory.buffer);
+      this.scratchView = null;
+    }
+    return this.u8;
   }
 
   /** Writes a and b (strings or bytes) into the module, runs pz_call, returns [rc, bytes]. */
@@ -107,19 +132,19 @@ export class Core {
         throw new PzError(`the wasm core cannot allocate ${size} bytes`);
       }
       this.scratchSize = size;
+      this.scratchView = null;
     }
-    const put = (v, at, max) => {
-      if (typeof v === 'string') {
-        if (v.length === 0) return 0;
-        return encoder.encodeInto(v, new Uint8Array(x.memory.buffer, at, max)).written;
-      }
-      new Uint8Array(x.memory.buffer).set(v, at);
-      return v.length;
+    const mem = this.bytes();
+    const view = (this.scratchView ??= mem.subarray(this.scratch, this.scratch + this.scratchSize));
+    const put = (v, at) => {
+      if (typeof v !== 'string') return view.set(v, at), v.length;
+      return v.length && encoder.encodeInto(v, at ? view.subarray(at) : view).written;
     };
-    const aLen = put(a, this.scratch, aMax);
-    const bLen = put(b, this.scratch + aLen, bMax);
+    const aLen = put(a, 0);
+    const bLen = put(b, aLen);
     const rc = x.pz_call(handle, op, this.scratch, aLen, this.scratch + aLen, bLen, num);
-    const out = new Uint8Array(x.memory.buffer, x.pz_result_ptr(), x.pz_result_len());
+    const at = x.pz_result_ptr();
+    const out = this.bytes().subarray(at, at + x.pz_result_len());
     return [rc, out];
   }
 
@@ -155,6 +180,8 @@ export class Engine {
   _changes(op, input, now = 0) {
     const [, out] = this.core.callRaw(this.handle, op, input, '', now);
     if (isUnchanged(out)) return { ok: true, value: { entered: [], exited: [] } };
+    const value = readChanges(out);
+    if (value !== null) return { ok: true, value };
     return JSON.parse(decoder.decode(out));
   }
 

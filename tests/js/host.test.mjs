@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { Core, PzError, loadCore } from '../../js/src/host.mjs';
+import { Core, PzError, loadCore, readChanges } from '../../js/src/host.mjs';
 import { evalLine } from '../../js/src/cli.mjs';
 import { PZ_WASM, ROOT } from './harness.mjs';
 
@@ -174,6 +174,11 @@ test('bad input is an error envelope and changes nothing', async () => {
 
 test('large inputs grow the memory, and the scratch buffer is reused', async () => {
   const core = await loadCore(bytes);
+  const e = core.engine();
+  const rule = { '==': [{ var: 'event.type' }, 'go'] };
+  assert.equal(e.loadBundle({ version: '1', consent: { mode: 'opt-out' },
+    segments: [{ id: 'go', rule }] }).ok, true);
+  assert.deepEqual(e.ingest({ type: 'go', t: T }).value, { entered: ['go'], exited: [] });
   const before = core.x.memory.buffer.byteLength;
   const big = JSON.stringify({ rule: 1, data: { blob: "x".repeat(20 << 20) } });
   const out = evalLine(core, big, 1);
@@ -182,6 +187,36 @@ test('large inputs grow the memory, and the scratch buffer is reused', async () 
   const scratch = core.scratch;
   evalLine(core, '{"rule":1}', 2);
   assert.equal(core.scratch, scratch);
+  // The host's cached views of the memory were made before it grew: answers still read right.
+  assert.deepEqual(e.ingest({ type: 'stop', t: T + 1 }).value, { entered: [], exited: ['go'] });
+  assert.deepEqual(e.ingest({ type: 'go', t: T + 2 }).value, { entered: ['go'], exited: [] });
+});
+
+test('the changes envelope is read as JSON.parse reads it, or left to JSON.parse', () => {
+  const enc = (t) => new TextEncoder().encode(t);
+  const ids = ['a', 'Z9', 'x_y-z.w:v', 'q'.repeat(64), 'seg_012'];
+  for (let n = 0; n < 40; n++) {
+    const pick = (k) => ids.filter((_, i) => ((n >> k) + i) % 3 === 0);
+    const value = { entered: pick(0), exited: pick(2) };
+    const text = JSON.stringify({ ok: true, value });
+    assert.deepEqual(readChanges(enc(text)), JSON.parse(text).value, text);
+  }
+  // What it does not take: another envelope, escapes, bytes outside ids, a cut or padded text.
+  for (const text of [
+    '{"ok":false,"error":"bad"}',
+    '{"ok":true,"value":{"entered":["a\\u0062"],"exited":[]}}',
+    '{"ok":true,"value":{"entered":["a b"],"exited":[]}}',
+    '{"ok":true,"value":{"entered":["é"],"exited":[]}}',
+    '{"ok":true,"value":{"entered":[""],"exited":[]}}',
+    `{"ok":true,"value":{"entered":["${'q'.repeat(65)}"],"exited":[]}}`,
+    '{"ok":true,"value":{"entered":["a",],"exited":[]}}',
+    '{"ok":true,"value":{"entered":["a"],"exited":["b"]}',
+    '{"ok":true,"value":{"entered":["a"],"exited":["b"]}} ',
+    '{"ok":true,"value":{"entered":["a"]}}',
+    '{"ok":true,"value":{"exited":[],"entered":[]}}',
+  ]) {
+    assert.equal(readChanges(enc(text)), null, text);
+  }
 });
 
 test('random and mutated inputs to every op: always an envelope, never a trap', async () => {
