@@ -5,7 +5,9 @@
 // slots) and its 10,000 events, written by `pz_bench --emit DIR --segments N`, for N = 20, 200,
 // 1000 and 5000. Per N:
 //
-//   ours      the wasm core through js/src/host.mjs, as bench/wasm_bench.mjs drives it:
+//   ours      the wasm core through js/src/host.mjs, as bench/wasm_bench.mjs drives it (the
+//             browser's -Oz build; its -O2 speed build, the edge worker's and node's, in a second
+//             table: full path and ingest only, its memberships checked equal too):
 //             - full path: per event, the event's JSON text in (INGEST: parse, metrics, the
 //               incremental re-evaluation of the segments the event touches), then a 3-slot
 //               decision at its time (DECIDE: segments + decisions out, envelope parsed);
@@ -52,7 +54,8 @@
 //   node bench/rules_bench.mjs [--quick] [--json] [--segments 20,200,1000,5000]
 // --quick: the first 2,000 events and smaller budgets (CI, under ~15 s); default under ~60 s.
 // --segments: which bundle sizes. Env: PZ_BENCH (default build/pz_bench; it needs --segments:
-// `cmake --build build -j2 --target pz_bench`), PZ_WASM (default build-wasm/pz_core.wasm).
+// `cmake --build build -j2 --target pz_bench`), PZ_WASM (default build-wasm/pz_core.wasm),
+// PZ_WASM_SPEED (default build-wasm/pz_core_speed.wasm; no second table when it is missing).
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -77,6 +80,7 @@ if (SEGMENT_COUNTS.some((n) => !Number.isInteger(n) || n < 1)) {
 }
 const BENCH = process.env.PZ_BENCH || path.join(ROOT, 'build', 'pz_bench');
 const WASM = process.env.PZ_WASM || path.join(ROOT, 'build-wasm', 'pz_core.wasm');
+const WASM_SPEED = process.env.PZ_WASM_SPEED || path.join(ROOT, 'build-wasm', 'pz_core_speed.wasm');
 
 // Budgets. Repeated measurements: timed passes until MIN_MS is spent (at least MIN_PASSES). The
 // stream is the first STREAM events (all 10,000 by default); ours walks all of it, a peer pass
@@ -352,9 +356,10 @@ const PEERS = [
 // ---------------------------------------------------------------------------------------------
 // Ours.
 
-const core = await loadCore(fs.readFileSync(WASM));
+const sizeCore = await loadCore(fs.readFileSync(WASM));
+const speedCore = fs.existsSync(WASM_SPEED) ? await loadCore(fs.readFileSync(WASM_SPEED)) : null;
 
-function freshEngine(input) {
+function freshEngine(input, core = sizeCore) {
   const engine = core.engine();
   const loaded = engine.loadBundle(input.bundleText);
   if (!loaded.ok) {
@@ -367,8 +372,8 @@ function freshEngine(input) {
 }
 
 /** Our memberships (1/0 by bundle position) after each event index in `wanted`. */
-function oursMemberships(input, wanted) {
-  const { engine } = freshEngine(input);
+function oursMemberships(input, wanted, core = sizeCore) {
+  const { engine } = freshEngine(input, core);
   const position = new Map(input.bundle.segments.map((s, i) => [s.id, i]));
   const wantedSet = new Set(wanted);
   const out = new Map();
@@ -388,8 +393,8 @@ function oursMemberships(input, wanted) {
  * state grows along the stream, as a visitor's would; a fresh engine per pass would replay the
  * stream each time). µs per event of the median chunk.
  */
-function walkChunks(input, step) {
-  const { engine } = freshEngine(input);
+function walkChunks(input, step, core) {
+  const { engine } = freshEngine(input, core);
   const perEvent = [];
   for (let start = 0; start < input.lines.length; start += CHUNK) {
     const end = Math.min(start + CHUNK, input.lines.length);
@@ -400,7 +405,7 @@ function walkChunks(input, step) {
   return { engine, us: median(perEvent) };
 }
 
-function measureOurs(input, times) {
+function measureOurs(input, times, core = sizeCore, { ingestOnly = false } = {}) {
   const lines = input.lines;
   const count = lines.length;
   // Full path: the event's JSON text in, segments + a 3-slot decision out (envelopes parsed).
@@ -409,7 +414,7 @@ function measureOurs(input, times) {
     const r = engine.ingest(lines[i]);
     if (!r.ok) throw new Error(r.error);
     shown += must(engine.decide(SLOTS, times[i]), 'decide').decisions.length;
-  });
+  }, core);
   full.engine.free();
   if (shown !== count * SLOTS.length) throw new Error('a slot was not decided');
   const fullPath = full.us;
@@ -417,8 +422,12 @@ function measureOurs(input, times) {
   const walk = walkChunks(input, (engine, i) => {
     const r = engine.ingest(lines[i]);
     if (!r.ok) throw new Error(r.error);
-  });
+  }, core);
   const ingest = walk.us;
+  if (ingestOnly) {
+    walk.engine.free();
+    return { full_path_us: fullPath, ingest_us: ingest, events: count };
+  }
 
   // All N rules: IDENTIFY flipping a trait that every segment reads (see the header), on the
   // profile after the whole stream.
@@ -502,6 +511,19 @@ function runSegments(N) {
   } else {
     probe.engine.free();
     reference = oursMemberships(input, wanted);
+    if (speedCore) {
+      // The speed build must agree with the browser build on every checked event.
+      const speed = oursMemberships(input, wanted, speedCore);
+      for (const i of wanted) {
+        const a = reference.get(i);
+        const b = speed.get(i);
+        const s = a.findIndex((x, k) => x !== b[k]);
+        if (s >= 0) {
+          fail(`${N} segments, event ${i}: segment ${input.bundle.segments[s].id} is ${a[s]} in ` +
+            `the -Oz build and ${b[s]} in the -O2 build`);
+        }
+      }
+    }
   }
 
   const row = { segments: N, peer_events: peerEvents, peers: {} };
@@ -558,6 +580,17 @@ function runSegments(N) {
       p.vs_full_path = +(p.us_per_event / ours.full_path_us).toFixed(2);
       p.vs_ingest = +(p.us_per_event / ours.ingest_us).toFixed(2);
       p.vs_all_rules = +(p.us_per_event / ours.all_rules_us).toFixed(2);
+    }
+    if (speedCore) {
+      const speed = measureOurs(input, times, speedCore, { ingestOnly: true });
+      row.ours_speed = {
+        full_path_us: +speed.full_path_us.toFixed(3),
+        ingest_us: +speed.ingest_us.toFixed(3),
+      };
+      for (const p of Object.values(row.peers)) {
+        p.vs_speed_full_path = +(p.us_per_event / speed.full_path_us).toFixed(2);
+        p.vs_speed_ingest = +(p.us_per_event / speed.ingest_us).toFixed(2);
+      }
     }
   }
   row.checked_events = wanted.length;
@@ -623,6 +656,25 @@ if (asJson) {
   for (const row of table) {
     console.log(row.map((c, i) => (i === 0 ? c.padEnd(width[i]) : c.padStart(width[i])))
       .join('  ').trimEnd());
+  }
+  const withSpeed = rows.filter((r) => r.ours_speed);
+  if (withSpeed.length) {
+    console.log('the speed build (-O2: the edge worker\'s and node\'s module), same stream, same ' +
+      'host; (a | b) = peer / ours: full path | ingest only:');
+    const t2 = [['segments', 'ours -O2: event -> segs + 3 slots', 'ingest only',
+      ...PEERS.map((p) => p.name)]];
+    for (const r of withSpeed) {
+      t2.push([String(r.segments), fmt(r.ours_speed.full_path_us), fmt(r.ours_speed.ingest_us),
+        ...PEERS.map((p) => {
+          const x = r.peers[p.key];
+          return `${fmt(x.us_per_event)} (${x.vs_speed_full_path}x | ${x.vs_speed_ingest}x)`;
+        })]);
+    }
+    const w2 = t2[0].map((_, i) => Math.max(...t2.map((row) => row[i].length)));
+    for (const row of t2) {
+      console.log(row.map((c, i) => (i === 0 ? c.padEnd(w2[i]) : c.padStart(w2[i])))
+        .join('  ').trimEnd());
+    }
   }
   const withOurs = rows.filter((r) => r.ours);
   if (withOurs.length) {

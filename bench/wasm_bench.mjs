@@ -9,7 +9,9 @@
 //
 //   node bench/wasm_bench.mjs [--events N] [--json]
 // Env: PZ_BENCH (native bench binary, default build/pz_bench), PZ_WASM (default
-// build-wasm/pz_core.wasm).
+// build-wasm/pz_core.wasm, the browser's -Oz build), PZ_WASM_SPEED (default
+// build-wasm/pz_core_speed.wasm, the -O2 build of edge workers and node: the same per-event rows
+// again when it exists).
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -25,6 +27,7 @@ const asJson = args.includes('--json');
 const BENCH = process.env.PZ_BENCH || path.join(ROOT, 'build', 'pz_bench');
 const ABI_BENCH = process.env.PZ_ABI_BENCH || path.join(ROOT, 'build', 'pz_abi_bench');
 const WASM = process.env.PZ_WASM || path.join(ROOT, 'build-wasm', 'pz_core.wasm');
+const WASM_SPEED = process.env.PZ_WASM_SPEED || path.join(ROOT, 'build-wasm', 'pz_core_speed.wasm');
 
 for (const f of [BENCH, WASM]) {
   if (!fs.existsSync(f)) {
@@ -77,51 +80,69 @@ function medianUs(n, chunk, fn) {
   return perCall[Math.floor(perCall.length / 2)];
 }
 
-// Ingest + incremental re-segmentation per event (warm-up as the native bench: 2,000 events).
-for (let i = 0; i < 2000; ++i) engine.ingest(lines[i % lines.length]);
-const ingestUs = medianUs(N, 1000, (i) => {
-  const r = engine.ingest(lines[i % lines.length]);
-  if (!r.ok) throw new Error(r.error);
-});
+// The per-event measurements on one module: ingest through the host, event + 3-slot decision
+// through the host, and the same two through the bare C ABI (callRaw).
+function perEvent(core, engine) {
+  // Ingest + incremental re-segmentation per event (warm-up as the native bench: 2,000 events).
+  for (let i = 0; i < 2000; ++i) engine.ingest(lines[i % lines.length]);
+  const ingestUs = medianUs(N, 1000, (i) => {
+    const r = engine.ingest(lines[i % lines.length]);
+    if (!r.ok) throw new Error(r.error);
+  });
 
-// An event and a 3-slot decision at its time, per event (a fresh engine, same set-up).
-const e2 = core.engine();
-must(e2.loadBundle(bundle), 'bundle');
-must(e2.identify(setup.user_id, setup.traits, setup.now), 'identify');
-must(e2.context(setup.context), 'context');
-for (let i = 0; i < 2000; ++i) e2.ingest(lines[i % lines.length]);
-// Warm the decide path too (V8 tiers wasm functions up while they run: an unwarmed first loop
-// measured 2x the same loop run again).
-for (let i = 0; i < 500; ++i) e2.decide(['hero', 'banner', 'sidebar'], times[i % lines.length]);
-const pairs = Math.max(1, Math.floor(N / 20));
+  // An event and a 3-slot decision at its time, per event (a fresh engine, same set-up).
+  const e2 = core.engine();
+  must(e2.loadBundle(bundle), 'bundle');
+  must(e2.identify(setup.user_id, setup.traits, setup.now), 'identify');
+  must(e2.context(setup.context), 'context');
+  for (let i = 0; i < 2000; ++i) e2.ingest(lines[i % lines.length]);
+  // Warm the decide path too (V8 tiers wasm functions up while they run: an unwarmed first loop
+  // measured 2x the same loop run again).
+  for (let i = 0; i < 500; ++i) e2.decide(['hero', 'banner', 'sidebar'], times[i % lines.length]);
+  const pairs = Math.max(1, Math.floor(N / 20));
+  let shown = 0;
+  const eventDecideUs = medianUs(pairs, 100, (i) => {
+    const k = i % lines.length;
+    e2.ingest(lines[k]);
+    shown += must(e2.decide(slots, times[k]), 'decide').decisions.length;
+  });
+
+  // The same C ABI calls without the host's JSON.parse of each envelope (callRaw: the input encoded
+  // into the module's memory, pz_call, the result bytes left there): the program that
+  // bench/abi_bench.cpp runs natively, so this ratio compares one program on two targets.
+  const raw = core.engine();
+  must(raw.loadBundle(bundle), 'bundle');
+  must(raw.identify(setup.user_id, setup.traits, setup.now), 'identify');
+  must(raw.context(setup.context), 'context');
+  for (let i = 0; i < 2000; ++i) raw.ingest(lines[i % lines.length]);
+  for (let i = 0; i < 500; ++i) raw.decide(slots, times[i % lines.length]);
+  const decideInput = JSON.stringify({ slots });
+  const rawCall = (op, input, now) => {
+    const [rc] = core.callRaw(raw.handle, op, input, '', now);
+    if (rc !== 0) throw new Error(`op ${op} failed`);
+  };
+  const abiIngestUs = medianUs(N, 1000, (i) => rawCall(Op.INGEST, lines[i % lines.length], 0));
+  const abiPairUs = medianUs(pairs, 100, (i) => {
+    const k = i % lines.length;
+    rawCall(Op.INGEST, lines[k], 0);
+    rawCall(Op.DECIDE, decideInput, times[k]);
+  });
+  return { ingestUs, eventDecideUs, abiIngestUs, abiPairUs };
+}
+
 const slots = ['hero', 'banner', 'sidebar'];
-let shown = 0;
-const eventDecideUs = medianUs(pairs, 100, (i) => {
-  const k = i % lines.length;
-  e2.ingest(lines[k]);
-  shown += must(e2.decide(slots, times[k]), 'decide').decisions.length;
-});
+const sizeRun = perEvent(core, engine);
+let speedRun = null;
+if (fs.existsSync(WASM_SPEED)) {
+  const speedCore = await loadCore(await WebAssembly.compile(fs.readFileSync(WASM_SPEED)));
+  const speedEngine = speedCore.engine();
+  must(speedEngine.loadBundle(bundle), 'bundle');
+  must(speedEngine.identify(setup.user_id, setup.traits, setup.now), 'identify');
+  must(speedEngine.context(setup.context), 'context');
+  speedRun = perEvent(speedCore, speedEngine);
+}
+const { ingestUs, eventDecideUs, abiIngestUs, abiPairUs } = sizeRun;
 
-// The same C ABI calls without the host's JSON.parse of each envelope (callRaw: the input encoded
-// into the module's memory, pz_call, the result bytes left there): the program that
-// bench/abi_bench.cpp runs natively, so this ratio compares one program on two targets.
-const raw = core.engine();
-must(raw.loadBundle(bundle), 'bundle');
-must(raw.identify(setup.user_id, setup.traits, setup.now), 'identify');
-must(raw.context(setup.context), 'context');
-for (let i = 0; i < 2000; ++i) raw.ingest(lines[i % lines.length]);
-for (let i = 0; i < 500; ++i) raw.decide(slots, times[i % lines.length]);
-const decideInput = JSON.stringify({ slots });
-const rawCall = (op, input, now) => {
-  const [rc] = core.callRaw(raw.handle, op, input, '', now);
-  if (rc !== 0) throw new Error(`op ${op} failed`);
-};
-const abiIngestUs = medianUs(N, 1000, (i) => rawCall(Op.INGEST, lines[i % lines.length], 0));
-const abiPairUs = medianUs(pairs, 100, (i) => {
-  const k = i % lines.length;
-  rawCall(Op.INGEST, lines[k], 0);
-  rawCall(Op.DECIDE, decideInput, times[k]);
-});
 let nativeAbi = null;
 if (fs.existsSync(ABI_BENCH)) {
   nativeAbi = JSON.parse(execFileSync(ABI_BENCH, [dir, '--events', String(N)], { encoding: 'utf8' }));
@@ -151,6 +172,24 @@ if (nativeAbi) {
   result.abi_ingest_ratio = +(abiIngestUs / nativeAbi.ingest_us).toFixed(2);
   result.abi_event_and_decide_ratio = +(abiPairUs / nativeAbi.event_and_decide_us).toFixed(2);
 }
+if (speedRun) {
+  const sp = (k) => +speedRun[k].toFixed(2);
+  result.speed = {
+    wasm_bytes: fs.statSync(WASM_SPEED).size,
+    wasm_ingest_us: sp('ingestUs'),
+    wasm_event_and_decide_us: sp('eventDecideUs'),
+    wasm_abi_ingest_us: sp('abiIngestUs'),
+    wasm_abi_event_and_decide_us: sp('abiPairUs'),
+  };
+  result.speed.ingest_ratio = +(speedRun.ingestUs / result.native_ingest_us).toFixed(2);
+  result.speed.event_and_decide_ratio =
+    +(speedRun.eventDecideUs / result.native_event_and_decide_us).toFixed(2);
+  if (nativeAbi) {
+    result.speed.abi_ingest_ratio = +(speedRun.abiIngestUs / nativeAbi.ingest_us).toFixed(2);
+    result.speed.abi_event_and_decide_ratio =
+      +(speedRun.abiPairUs / nativeAbi.event_and_decide_us).toFixed(2);
+  }
+}
 result.ingest_ratio = +(result.wasm_ingest_us / result.native_ingest_us).toFixed(2);
 result.event_and_decide_ratio =
   +(result.wasm_event_and_decide_us / result.native_event_and_decide_us).toFixed(2);
@@ -176,5 +215,17 @@ if (asJson) {
     row('  ingest, per event', r.wasm_abi_ingest_us, r.native_abi_ingest_us, r.abi_ingest_ratio);
     row('  ingest + decide 3 slots, per event', r.wasm_abi_event_and_decide_us,
       r.native_abi_event_and_decide_us, r.abi_event_and_decide_ratio);
+  }
+  if (r.speed) {
+    const q = r.speed;
+    console.log(`the speed build (-O2, ${q.wasm_bytes} B: edge workers and node), same inputs:`);
+    row('ingest + re-segment, per event', q.wasm_ingest_us, r.native_ingest_us, q.ingest_ratio);
+    row('ingest + decide 3 slots, per event', q.wasm_event_and_decide_us,
+      r.native_event_and_decide_us, q.event_and_decide_ratio);
+    if (q.abi_ingest_ratio !== undefined) {
+      row('  same C ABI: ingest', q.wasm_abi_ingest_us, r.native_abi_ingest_us, q.abi_ingest_ratio);
+      row('  same C ABI: ingest + decide 3 slots', q.wasm_abi_event_and_decide_us,
+        r.native_abi_event_and_decide_us, q.abi_event_and_decide_ratio);
+    }
   }
 }

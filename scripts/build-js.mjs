@@ -4,6 +4,8 @@
 //   pz.js             the runtime as an IIFE for a <script> tag (installs window.pz), minified
 //   pz.mjs            the runtime as an ES module exporting createRuntime(options), minified
 //   pz_core.wasm      the core, copied from env PZ_WASM or build-wasm/pz_core.wasm
+//   pz_core_speed.wasm  the -O2 build for node (js/bin/pz.mjs), copied from env PZ_WASM_SPEED or
+//                     build-wasm/pz_core_speed.wasm when it exists (the browser never loads it)
 // Usage: node scripts/build-js.mjs   (no network; prints the sizes it wrote)
 import fs from 'node:fs';
 import path from 'node:path';
@@ -16,6 +18,9 @@ const DIST = path.join(ROOT, 'js', 'dist');
 const WASM = process.env.PZ_WASM
   ? path.resolve(process.env.PZ_WASM)
   : path.join(ROOT, 'build-wasm', 'pz_core.wasm');
+const WASM_SPEED = process.env.PZ_WASM_SPEED
+  ? path.resolve(process.env.PZ_WASM_SPEED)
+  : path.join(ROOT, 'build-wasm', 'pz_core_speed.wasm');
 const LOADER_LIMIT = 1024;
 
 fs.mkdirSync(DIST, { recursive: true });
@@ -58,6 +63,14 @@ if (fs.existsSync(WASM)) {
     `build-js: ${WASM} not found (build it with scripts/build-wasm.sh or set PZ_WASM); ` +
       'js/dist/pz_core.wasm not written',
   );
+}
+
+const speedDist = path.join(DIST, 'pz_core_speed.wasm');
+if (fs.existsSync(WASM_SPEED)) {
+  fs.copyFileSync(WASM_SPEED, speedDist);
+  console.log(`build-js: js/dist/pz_core_speed.wasm ${fs.statSync(WASM_SPEED).size} bytes`);
+} else {
+  fs.rmSync(speedDist, { force: true }); // never a stale one beside a fresh pz_core.wasm
 }
 
 const size = (f) => fs.statSync(path.join(DIST, f)).size;

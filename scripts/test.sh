@@ -21,7 +21,7 @@ cmake --build build -j"$jobs"
 echo "== core tests (GoogleTest via CTest)"
 ctest --test-dir build --output-on-failure -j"$jobs"
 
-echo "== wasm build (Emscripten) + import check"
+echo "== wasm builds (Emscripten: -Oz for the browser, -O2 for edge and node) + import check"
 scripts/build-wasm.sh
 
 echo "== JS SDK build (esbuild: loader stub, runtime, wasm copy into js/dist)"
@@ -31,6 +31,11 @@ node bench/size.mjs --check-loader
 
 echo "== node tests (native CLI, wasm host, wasm CLI parity, browser runtime on jsdom)"
 PZ_BIN="$PWD/build/pz" node --test tests/js/
+
+echo "== the shared vectors, CLI parity and the differential tests on the speed build (-O2)"
+PZ_WASM="$PWD/build-wasm/pz_core_speed.wasm" PZ_BIN="$PWD/build/pz" node --test \
+  tests/js/cli_parity.test.mjs tests/js/jsonlogic_diff.test.mjs tests/js/tcf_diff.test.mjs \
+  tests/js/host.test.mjs tests/js/demo_bundle.test.mjs
 
 echo "== server tests (a real pz-server on 127.0.0.1: every endpoint, two devices, erasure, kill -9)"
 PZ_SERVER="$PWD/build/pz-server" node --test tests/server/
