@@ -93,6 +93,15 @@ if (results.wasm) {
   }
   add('wasm (host path) / native core, ingest', `${w.ingest_ratio}x`, '');
   add('wasm (host path) / native core, event + decide', `${w.event_and_decide_ratio}x`, '');
+  const q = w.speed; // the -O2 build (edge worker, node)
+  if (q) {
+    add('event -> segments (ingest), wasm -O2', `${q.wasm_ingest_us} µs`, '<= 5 µs', q.wasm_ingest_us <= 5);
+    if (q.abi_ingest_ratio !== undefined) {
+      add('wasm -O2 / native, ingest (same C ABI)', `${q.abi_ingest_ratio}x`, '<= 1.5x', q.abi_ingest_ratio <= 1.5);
+      add('wasm -O2 / native, event + decide (same C ABI)', `${q.abi_event_and_decide_ratio}x`, '<= 1.5x',
+        q.abi_event_and_decide_ratio <= 1.5);
+    }
+  }
 }
 if (results.core && results.core.ingest_ns_20_of_1000 !== undefined) {
   const c = results.core;
@@ -110,6 +119,10 @@ if (results.rules) {
     add(`${r.segments} segments: json-logic-js / ours (ingest)`, `${j.vs_ingest}x`,
       r.segments === 200 ? '>= 80x' : '', r.segments === 200 ? j.vs_ingest >= 80 : undefined);
     add(`${r.segments} segments: json-logic-engine / ours (full path, + 3 slots)`, `${e.vs_full_path}x`, '');
+    if (e.vs_speed_ingest !== undefined) {
+      add(`${r.segments} segments: json-logic-engine / ours -O2 (ingest)`, `${e.vs_speed_ingest}x`,
+        r.segments === 200 ? '>= 20x' : '', r.segments === 200 ? e.vs_speed_ingest >= 20 : undefined);
+    }
   }
 }
 if (results.size) {
