@@ -208,6 +208,23 @@ class Db {
   Db::Stmt name = (db).stmt(sql); \
   if (!name.ok()) return store_error((db).handle(), "prepare");
 
+// INSERT of `rows` events (1 <= rows <= kMaxInsertRows, a power of two), 7 parameters a row. The
+// texts live as long as the process: Db caches statements by the text's address.
+constexpr int kMaxInsertRows = 32;
+const char* insert_events_sql(int rows) {
+  static const std::vector<std::string> texts = [] {
+    std::vector<std::string> out(kMaxInsertRows + 1);
+    for (int n = 1; n <= kMaxInsertRows; n *= 2) {
+      std::string& sql = out[static_cast<size_t>(n)];
+      sql = "INSERT INTO events(site, id, profile, user, t, received, body) VALUES";
+      for (int k = 0; k < n; ++k) sql += k == 0 ? "(?,?,?,?,?,?,?)" : ",(?,?,?,?,?,?,?)";
+      sql += " ON CONFLICT DO NOTHING";
+    }
+    return out;
+  }();
+  return texts[static_cast<size_t>(rows)].c_str();
+}
+
 // The id a profile id stands for: the user it is linked to, or itself.
 Result<std::string> resolve(Db& db, const std::string& site, const std::string& id) {
   PZ_STMT(q, db, "SELECT id FROM aliases WHERE site=?1 AND alias=?2");
@@ -307,20 +324,27 @@ class SqliteStore final : public Store {
                      Done<CollectResult> done) override {
     write<CollectResult>(
         [site, events = std::move(events), now](Db& db, CollectResult& result) -> Status {
-          PZ_STMT(q, db,
-                  "INSERT INTO events(site, id, profile, user, t, received, body)"
-                  " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT DO NOTHING");
+          // Rows go in by statements of 32, 16, ... 1 rows (20 events: 16 + 4): one statement
+          // per row spent ~30 % of the writer's instructions starting and ending statements
+          // (callgrind). A row whose id is already stored, or repeats an earlier row's, is
+          // skipped (DO NOTHING) and is not among the statement's changes.
           CollectResult r;
-          for (const StoredEvent& e : events) {
-            q.bind(1, site).bind(2, e.id).bind(3, e.profile).bind(4, e.user).bind(5, e.t);
-            q.bind(6, now).bind(7, e.body);
-            if (q.step() != SQLITE_DONE) return store_error(db.handle(), "append event");
-            if (sqlite3_changes(db.handle()) == 1) {
-              ++r.accepted;
-            } else {
-              ++r.duplicates;
+          size_t next = 0;
+          for (int rows = kMaxInsertRows; rows >= 1; rows /= 2) {
+            while (events.size() - next >= static_cast<size_t>(rows)) {
+              PZ_STMT(q, db, insert_events_sql(rows));
+              for (int k = 0; k < rows; ++k) {
+                const StoredEvent& e = events[next + static_cast<size_t>(k)];
+                const int at = k * 7;
+                q.bind(at + 1, site).bind(at + 2, e.id).bind(at + 3, e.profile);
+                q.bind(at + 4, e.user).bind(at + 5, e.t).bind(at + 6, now).bind(at + 7, e.body);
+              }
+              if (q.step() != SQLITE_DONE) return store_error(db.handle(), "append event");
+              const int64_t inserted = sqlite3_changes(db.handle());
+              r.accepted += inserted;
+              r.duplicates += rows - inserted;
+              next += static_cast<size_t>(rows);
             }
-            q.reset();
           }
           result = r;
           return Status::Ok();

@@ -7,6 +7,7 @@
 #include <atomic>
 #include <filesystem>
 #include <future>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -73,6 +74,39 @@ TEST_F(StoreTest, EventsAreDeduplicatedPerSite) {
   EXPECT_EQ(c.value().accepted, 1);
   EXPECT_TRUE(store_->has_event("shop", "e3").value());
   EXPECT_FALSE(store_->has_event("blog", "e3").value());
+}
+
+// Batches are written by statements of 32, 16, ... 1 rows: every size across those boundaries
+// counts each id once, whether its twin is in the same statement, another statement of the
+// batch, or an earlier batch.
+TEST_F(StoreTest, BatchesOfEverySizeCountAcceptedAndDuplicates) {
+  ASSERT_TRUE(append("shop", "anon", {"old-0", "old-1"}).ok());
+  for (int n : {1, 2, 3, 15, 16, 17, 20, 31, 32, 33, 47, 63, 64, 65, 100}) {
+    std::vector<std::string> ids;
+    std::set<std::string> fresh;
+    for (int i = 0; i < n; ++i) {
+      std::string id;
+      if (i % 7 == 6) {
+        id = ids[static_cast<size_t>(i / 2)];  // a twin earlier in the batch
+      } else if (i % 11 == 10) {
+        id = "old-" + std::to_string(i % 2);  // stored by the first batch
+      } else {
+        id = "b" + std::to_string(n) + "-" + std::to_string(i);
+      }
+      ids.push_back(id);
+      if (id.rfind("old-", 0) != 0) fresh.insert(id);
+    }
+    Result<CollectResult> r = append("shop", "anon", ids);
+    ASSERT_TRUE(r.ok()) << n;
+    EXPECT_EQ(r.value().accepted, static_cast<int64_t>(fresh.size())) << n;
+    EXPECT_EQ(r.value().accepted + r.value().duplicates, n) << n;
+    for (const std::string& id : ids) EXPECT_TRUE(store_->has_event("shop", id).value()) << id;
+    // The same batch again: all duplicates.
+    Result<CollectResult> again = append("shop", "anon", ids);
+    ASSERT_TRUE(again.ok()) << n;
+    EXPECT_EQ(again.value().accepted, 0) << n;
+    EXPECT_EQ(again.value().duplicates, n) << n;
+  }
 }
 
 // Many threads increment one profile's counter (a read-modify-write through update_profile):
