@@ -6,7 +6,7 @@
 // 1000 and 5000. Per N:
 //
 //   ours      the wasm core through js/src/host.mjs, as bench/wasm_bench.mjs drives it (the
-//             browser's -Oz build; its -O2 speed build, the edge worker's and node's, in a second
+//             browser's -Oz build; its -O2 speed build, for long-running hosts, in a second
 //             table: full path and ingest only, its memberships checked equal too):
 //             - full path: per event, the event's JSON text in (INGEST: parse, metrics, the
 //               incremental re-evaluation of the segments the event touches), then a 3-slot
@@ -659,7 +659,7 @@ if (asJson) {
   }
   const withSpeed = rows.filter((r) => r.ours_speed);
   if (withSpeed.length) {
-    console.log('the speed build (-O2: the edge worker\'s and node\'s module), same stream, same ' +
+    console.log('the speed build (-O2, for long-running hosts), same stream, same ' +
       'host; (a | b) = peer / ours: full path | ingest only:');
     const t2 = [['segments', 'ours -O2: event -> segs + 3 slots', 'ingest only',
       ...PEERS.map((p) => p.name)]];

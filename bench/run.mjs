@@ -93,7 +93,7 @@ if (results.wasm) {
   }
   add('wasm (host path) / native core, ingest', `${w.ingest_ratio}x`, '');
   add('wasm (host path) / native core, event + decide', `${w.event_and_decide_ratio}x`, '');
-  const q = w.speed; // the -O2 build (edge worker, node)
+  const q = w.speed; // the -O2 build (long-running hosts)
   if (q) {
     add('event -> segments (ingest), wasm -O2', `${q.wasm_ingest_us} µs`, '<= 5 µs', q.wasm_ingest_us <= 5);
     if (q.abi_ingest_ratio !== undefined) {

@@ -10,7 +10,7 @@
 //   node bench/wasm_bench.mjs [--events N] [--json]
 // Env: PZ_BENCH (native bench binary, default build/pz_bench), PZ_WASM (default
 // build-wasm/pz_core.wasm, the browser's -Oz build), PZ_WASM_SPEED (default
-// build-wasm/pz_core_speed.wasm, the -O2 build of edge workers and node: the same per-event rows
+// build-wasm/pz_core_speed.wasm, the -O2 build for long-running hosts: the same per-event rows
 // again when it exists).
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -218,7 +218,7 @@ if (asJson) {
   }
   if (r.speed) {
     const q = r.speed;
-    console.log(`the speed build (-O2, ${q.wasm_bytes} B: edge workers and node), same inputs:`);
+    console.log(`the speed build (-O2, ${q.wasm_bytes} B, for long-running hosts), same inputs:`);
     row('ingest + re-segment, per event', q.wasm_ingest_us, r.native_ingest_us, q.ingest_ratio);
     row('ingest + decide 3 slots, per event', q.wasm_event_and_decide_us,
       r.native_event_and_decide_us, q.event_and_decide_ratio);

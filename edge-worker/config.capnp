@@ -28,9 +28,8 @@ const edgeWorker :Workerd.Worker = (
     (name = "js/src/cli.mjs", esModule = embed "../js/src/cli.mjs"),
     (name = "js/src/signature.mjs", esModule = embed "../js/src/signature.mjs"),
     (name = "js/src/runtime/dom.mjs", esModule = embed "../js/src/runtime/dom.mjs"),
-    # Imported statically: edge runtimes do not compile wasm at run time. The -O2 build: a
-    # worker pays for CPU time per request, not for the module's download.
-    (name = "build-wasm/pz_core_speed.wasm", wasm = embed "../build-wasm/pz_core_speed.wasm"),
+    # Imported statically: edge runtimes do not compile wasm at run time.
+    (name = "build-wasm/pz_core.wasm", wasm = embed "../build-wasm/pz_core.wasm"),
   ],
   compatibilityDate = "2025-11-01",
   globalOutbound = "net",

@@ -11,7 +11,7 @@
 //   cookie is read or set, no request carries an id, decisions use context only.
 // - Outside decided slots, the origin's bytes pass through unchanged.
 
-import wasm from '../build-wasm/pz_core_speed.wasm';
+import wasm from '../build-wasm/pz_core.wasm';
 import { loadCore } from '../js/src/host.mjs';
 import { Simulator } from '../js/src/cli.mjs';
 import { verifier } from '../js/src/signature.mjs';

@@ -21,7 +21,7 @@ cmake --build build -j"$jobs"
 echo "== core tests (GoogleTest via CTest)"
 ctest --test-dir build --output-on-failure -j"$jobs"
 
-echo "== wasm builds (Emscripten: -Oz for the browser, -O2 for edge and node) + import check"
+echo "== wasm builds (Emscripten: -Oz, and -O2 for long-running hosts) + import check"
 scripts/build-wasm.sh
 
 echo "== JS SDK build (esbuild: loader stub, runtime, wasm copy into js/dist)"

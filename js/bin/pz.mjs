@@ -3,9 +3,9 @@
 // stdout/stderr and the same exit codes as the native `pz` (server/cli/pz_main.cpp); the
 // protocols themselves run in the core, this file only moves bytes.
 //
-// The module: $PZ_WASM, else the first of js/dist/pz_core_speed.wasm (the -O2 build: a CLI
-// pays for CPU, not for download), js/dist/pz_core.wasm, build-wasm/pz_core_speed.wasm,
-// build-wasm/pz_core.wasm.
+// The module: $PZ_WASM, else js/dist/pz_core.wasm, else build-wasm/pz_core.wasm. (A long stream
+// through `simulate` runs faster on PZ_WASM=js/dist/pz_core_speed.wasm, the -O2 build; a single
+// command starts faster on this one.)
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -28,12 +28,8 @@ const NL = Buffer.from('\n');
 function wasmPath() {
   if (process.env.PZ_WASM) return process.env.PZ_WASM;
   const here = dirname(fileURLToPath(import.meta.url));
-  const candidates = [
-    join(here, '..', 'dist', 'pz_core_speed.wasm'),
-    join(here, '..', 'dist', 'pz_core.wasm'),
-    join(here, '..', '..', 'build-wasm', 'pz_core_speed.wasm'),
-  ];
-  return candidates.find(existsSync) ?? join(here, '..', '..', 'build-wasm', 'pz_core.wasm');
+  const dist = join(here, '..', 'dist', 'pz_core.wasm');
+  return existsSync(dist) ? dist : join(here, '..', '..', 'build-wasm', 'pz_core.wasm');
 }
 
 // Calls fn(lineBytes) for each stdin line as std::getline splits them: on '\n', the newline not

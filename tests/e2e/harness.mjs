@@ -3,10 +3,10 @@
 // a free port of 127.0.0.1), the edge worker in real workerd in front of it (origin and server =
 // that pz-server, write key pk_demo), and Debian's chromium driven by playwright-core.
 //
-// It builds nothing: build/pz-server, build-wasm/pz_core{,_speed}.wasm, js/dist/ and
-// demo-site/dist/ must exist (requireBuilds() says which command makes a missing one). The
-// browser is always /usr/bin/chromium (env CHROMIUM to override), never one downloaded by
-// playwright, with the machine's flags; each launch gets a fresh --user-data-dir in a temporary directory that
+// It builds nothing: build/pz-server, build-wasm/pz_core.wasm, js/dist/ and demo-site/dist/ must
+// exist (requireBuilds() says which command makes a missing one). The browser is always
+// /usr/bin/chromium (env CHROMIUM to override), never one downloaded by playwright, with the
+// machine's flags; each launch gets a fresh --user-data-dir in a temporary directory that
 // playwright creates and removes, and every browser context has fresh storage of its own.
 //
 //   node --test tests/e2e/
@@ -55,7 +55,6 @@ export function requireBuilds() {
   const need = [
     [PZ_SERVER, 'cmake -S . -B build && cmake --build build --target pz-server'],
     [path.join(ROOT, 'build-wasm', 'pz_core.wasm'), 'scripts/build-wasm.sh'],
-    [path.join(ROOT, 'build-wasm', 'pz_core_speed.wasm'), 'scripts/build-wasm.sh (the edge worker\'s)'],
     [path.join(ROOT, 'js', 'dist', 'pz.js'), 'node scripts/build-js.mjs'],
     [path.join(DIST, 'index.html'), 'node scripts/build-js.mjs && node demo-site/build.mjs'],
     [path.join(DIST, 'assets', 'pz', 'pz_core.wasm'), 'node demo-site/build.mjs'],

@@ -5,7 +5,7 @@
 // unchanged, the same slots as the browser runtime's renderer makes (js/src/runtime/dom.mjs),
 // and, loaded into a jsdom page that runs scripts, nothing sets `window.pwned`.
 //
-//   node --test tests/edge/hostile.test.mjs   (needs build-wasm/pz_core_speed.wasm)
+//   node --test tests/edge/hostile.test.mjs   (needs build-wasm/pz_core.wasm)
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { JSDOM, VirtualConsole } from 'jsdom';

@@ -5,7 +5,7 @@
 // pass-through of everything that is not a page, and the /pz/* endpoints (collect, sync,
 // identify forwarded with the write key; the bundle with ETag/304).
 //
-//   node --test tests/edge/pages.test.mjs   (needs build/pz-server, build-wasm/pz_core_speed.wasm)
+//   node --test tests/edge/pages.test.mjs   (needs build/pz-server, build-wasm/pz_core.wasm)
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';

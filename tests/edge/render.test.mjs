@@ -5,7 +5,7 @@
 // context-only decisions (device, locale, country, path) are those of the native `pz simulate`
 // for the same page and context. The worker runs with an embedded bundle and no server.
 //
-//   node --test tests/edge/render.test.mjs   (needs build/pz, build-wasm/pz_core_speed.wasm)
+//   node --test tests/edge/render.test.mjs   (needs build/pz, build-wasm/pz_core.wasm)
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';

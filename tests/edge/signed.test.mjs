@@ -4,7 +4,7 @@
 // PZ_BUNDLE needs PZ_BUNDLE_SIGNATURE; /pz/bundle passes the signature on to the browser; and a
 // real pz-server with a signed seed bundle works end to end.
 //
-//   node --test tests/edge/signed.test.mjs   (needs build-wasm/pz_core_speed.wasm and pz-server)
+//   node --test tests/edge/signed.test.mjs   (needs build-wasm/pz_core.wasm and pz-server)
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';

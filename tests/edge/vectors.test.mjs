@@ -4,7 +4,7 @@
 // native `pz` bytes, as tests/js/cli_parity.test.mjs checks for node. Vectors listed for the
 // `edge` target in tests/vectors/exceptions.json are skipped (none are today).
 //
-//   node --test tests/edge/vectors.test.mjs   (needs build/pz, build-wasm/pz_core_speed.wasm)
+//   node --test tests/edge/vectors.test.mjs   (needs build/pz, build-wasm/pz_core.wasm)
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
