@@ -4,8 +4,8 @@
 //   pz.js             the runtime as an IIFE for a <script> tag (installs window.pz), minified
 //   pz.mjs            the runtime as an ES module exporting createRuntime(options), minified
 //   pz_core.wasm      the core, copied from env PZ_WASM or build-wasm/pz_core.wasm
-//   pz_core_speed.wasm  the -O2 build for node (js/bin/pz.mjs), copied from env PZ_WASM_SPEED or
-//                     build-wasm/pz_core_speed.wasm when it exists (the browser never loads it)
+//   pz_core_speed.wasm  the -O2 build for long-running node hosts, copied from env PZ_WASM_SPEED
+//                     or build-wasm/pz_core_speed.wasm when it exists (the browser never loads it)
 // Usage: node scripts/build-js.mjs   (no network; prints the sizes it wrote)
 import fs from 'node:fs';
 import path from 'node:path';
