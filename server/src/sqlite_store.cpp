@@ -305,6 +305,11 @@ class SqliteStore final : public Store {
     // Checkpoints (copying the WAL into the database) run on their own connection and thread,
     // never inside a COMMIT on the writer.
     PZ_TRY(writer_db_->exec("PRAGMA wal_autocheckpoint=0"));
+    // A multi-row INSERT inside the transaction keeps a statement journal (the pages it changed,
+    // to undo it alone). On a temporary file it measured collect's p99 at 50k events/s up to 2x
+    // that of one-row INSERTs; in memory (at most the pages of one statement of 32 rows) it is
+    // at par or better.
+    PZ_TRY(writer_db_->exec("PRAGMA temp_store=MEMORY"));
     // A reset WAL is truncated to the limit (it would otherwise keep its largest size forever).
     PZ_TRY(writer_db_->exec(
         ("PRAGMA journal_size_limit=" + std::to_string(options_.wal_limit_bytes)).c_str()));
