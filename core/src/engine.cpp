@@ -18,8 +18,37 @@ Result<Event> parse_event(const Value& v) {
     return Status(Code::kInvalidArgument,
                   std::string("event must be an object, got ") + kind_name(v));
   }
+  // The fields in one pass over the members (keys are unique in a Value object); checked below
+  // in the documented order, so that the first error is the same whatever the key order.
+  const Value* type = nullptr;
+  const Value* t = nullptr;
+  const Value* id = nullptr;
+  const Value* props = nullptr;
+  const Value* page = nullptr;
+  for (const Member& m : v.as_object()) {
+    const std::string_view k = m.first;
+    switch (k.size()) {  // by length first: most keys are told apart without a comparison
+      case 1:
+        if (k[0] == 't') t = &m.second;
+        break;
+      case 2:
+        if (k == "id") id = &m.second;
+        break;
+      case 4:
+        if (k == "type") {
+          type = &m.second;
+        } else if (k == "page") {
+          page = &m.second;
+        }
+        break;
+      case 5:
+        if (k == "props") props = &m.second;
+        break;
+      default:
+        break;
+    }
+  }
   Event e;
-  const Value* type = v.find("type");
   if (type == nullptr || !type->is_string() || type->as_string().empty() ||
       type->as_string().size() > 128) {
     std::string got =
@@ -31,7 +60,6 @@ Result<Event> parse_event(const Value& v) {
                   "event.type must be a non-empty string of at most 128 bytes" + got);
   }
   e.type = type->as_string();
-  const Value* t = v.find("t");
   if (t == nullptr || !t->is_number() || !std::isfinite(t->as_number()) ||
       std::fabs(t->as_number()) > static_cast<double>(kMaxTimeMs)) {
     return Status(Code::kInvalidArgument,
@@ -39,30 +67,39 @@ Result<Event> parse_event(const Value& v) {
                       (t == nullptr ? " (missing)" : ", got " + to_json(*t)));
   }
   e.t = static_cast<int64_t>(std::floor(t->as_number()));
-  if (const Value* id = v.find("id")) {
+  if (id != nullptr) {
     if (!id->is_string()) {
       return Status(Code::kInvalidArgument,
                     std::string("event.id must be a string, got ") + kind_name(*id));
     }
     e.id = id->as_string();
   }
-  if (const Value* props = v.find("props")) {
+  if (props != nullptr) {
     if (!props->is_object()) {
       return Status(Code::kInvalidArgument,
                     std::string("event.props must be an object, got ") + kind_name(*props));
     }
     e.props = *props;
   }
-  if (const Value* page = v.find("page")) {
+  if (page != nullptr) {
     if (!page->is_object()) {
       return Status(Code::kInvalidArgument,
                     std::string("event.page must be an object, got ") + kind_name(*page));
     }
-    for (const char* field : {"url", "path", "referrer", "title"}) {
-      const Value* f = page->find(field);
-      if (f != nullptr && !f->is_string()) {
-        return Status(Code::kInvalidArgument, std::string("event.page.") + field +
-                                                  " must be a string, got " + kind_name(*f));
+    static constexpr std::string_view kPageFields[] = {"url", "path", "referrer", "title"};
+    const Value* fields[4] = {nullptr, nullptr, nullptr, nullptr};
+    for (const Member& m : page->as_object()) {
+      for (int f = 0; f < 4; ++f) {
+        if (m.first.size() == kPageFields[f].size() && m.first == kPageFields[f]) {
+          fields[f] = &m.second;
+        }
+      }
+    }
+    for (int f = 0; f < 4; ++f) {
+      if (fields[f] != nullptr && !fields[f]->is_string()) {
+        return Status(Code::kInvalidArgument, "event.page." + std::string(kPageFields[f]) +
+                                                  " must be a string, got " +
+                                                  kind_name(*fields[f]));
       }
     }
     e.page = *page;

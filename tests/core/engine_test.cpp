@@ -2,6 +2,7 @@
 // profile stays bounded, bad events change nothing.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <random>
 #include <set>
 
@@ -272,6 +273,48 @@ TEST(Engine, RejectedEventChangesNothing) {
 
 // Regression found by fuzz/fuzz_simulate: a host `now` near INT64_MAX overflowed the window
 // arithmetic (signed overflow, caught by UBSan); times are clamped to JavaScript's Date range.
+// parse_event reads the fields in one pass over the members: the error for an event with
+// several bad fields is still the first in the documented order (type, t, id, props, page, then
+// page.url, path, referrer, title), whatever the key order; unknown keys never matter.
+TEST(Engine, EventErrorsFollowTheFieldOrderNotTheKeyOrder) {
+  struct Case {
+    std::vector<std::string> members;  // "key":value pairs, tried in every order
+    std::string error;
+  };
+  const std::vector<Case> cases = {
+      {{R"("type":7)", R"("t":"x")", R"("page":5)", R"("x":1)"}, "event.type must be"},
+      {{R"("type":"v")", R"("t":"x")", R"("id":3)", R"("props":[])"}, "event.t must be"},
+      {{R"("type":"v")", R"("t":1)", R"("id":3)", R"("props":[])"}, "event.id must be"},
+      {{R"("type":"v")", R"("t":1)", R"("props":[])", R"("page":5)"}, "event.props must be"},
+      {{R"("type":"v")", R"("t":1)", R"("page":5)", R"("ty":1)"}, "event.page must be"},
+      {{R"("type":"v")", R"("t":1)", R"("page":{"title":1,"referrer":2,"path":3})"},
+       "event.page.path must be"},
+      {{R"("t":1)", R"("page":{"title":1,"urls":"","url":4})", R"("type":"v")"},
+       "event.page.url must be"},
+      {{R"("tt":1)", R"("type":"v")", R"("typ":"x")", R"("pag":5)", R"("prop":[])", R"("t":1)"},
+       ""},
+  };
+  for (const Case& c : cases) {
+    std::vector<std::string> order = c.members;
+    std::sort(order.begin(), order.end());
+    do {
+      std::string json = "{";
+      for (size_t i = 0; i < order.size(); ++i) json += (i ? "," : "") + order[i];
+      json += "}";
+      Result<Value> v = parse_json(json);
+      ASSERT_TRUE(v.ok()) << json;
+      Result<Event> e = parse_event(v.value());
+      if (c.error.empty()) {
+        EXPECT_TRUE(e.ok()) << json;
+      } else {
+        ASSERT_FALSE(e.ok()) << json;
+        EXPECT_EQ(e.status().message().rfind(c.error, 0), 0u)
+            << json << " -> " << e.status().message();
+      }
+    } while (std::next_permutation(order.begin(), order.end()));
+  }
+}
+
 TEST(Engine, ExtremeNowIsClamped) {
   Engine e;
   ASSERT_TRUE(e.load_bundle(kBundle).ok());
