@@ -7,13 +7,59 @@
 namespace pz {
 namespace {
 
-struct StringHeap : detail::Heap {
+// Recently freed heap blocks of each kind, kept per thread for the next Value of that kind: an
+// event parsed and the previous one freed per ingest cost as much in malloc/free as in the rest
+// of the parse. Bounded (kSlots blocks a kind). The slots and the `dead` flag are trivially
+// destructible, so they stay usable while a thread's other thread_locals and (on the main
+// thread) the static objects are destroyed; the drainer gives the blocks back first, and from
+// then on blocks go straight to operator delete.
+constexpr int kSlots = 64;
+constexpr int kKinds = 3;  // string, array, object
+struct Slots {
+  void* block[kKinds][kSlots];
+  int count[kKinds];
+};
+thread_local Slots t_slots;  // zero-initialized
+thread_local bool t_dead = false;
+struct Drainer {
+  bool armed = false;
+  ~Drainer() {
+    for (int k = 0; k < kKinds; ++k) {
+      while (t_slots.count[k] > 0) ::operator delete(t_slots.block[k][--t_slots.count[k]]);
+    }
+    t_dead = true;
+  }
+};
+thread_local Drainer t_drainer;
+
+void* take_block(int kind, size_t size) {
+  int& n = t_slots.count[kind];
+  return n > 0 ? t_slots.block[kind][--n] : ::operator new(size);
+}
+void give_block(int kind, void* p) {
+  int& n = t_slots.count[kind];
+  if (t_dead || n == kSlots) {
+    ::operator delete(p);
+    return;
+  }
+  if (!t_drainer.armed) t_drainer.armed = true;  // constructs it: its destructor is registered
+  t_slots.block[kind][n++] = p;
+}
+
+// Blocks of one kind have one size, so a kept block fits the next Value of its kind.
+template <int Kind>
+struct Pooled {
+  static void* operator new(size_t size) { return take_block(Kind, size); }
+  static void operator delete(void* p) { give_block(Kind, p); }
+};
+
+struct StringHeap : detail::Heap, Pooled<0> {
   std::string text;
 };
-struct ArrayHeap : detail::Heap {
+struct ArrayHeap : detail::Heap, Pooled<1> {
   Array items;
 };
-struct ObjectHeap : detail::Heap {
+struct ObjectHeap : detail::Heap, Pooled<2> {
   std::vector<Member> members;
 };
 
