@@ -438,15 +438,20 @@ Result<CollectResult> AppendBatch(Store& store, int b, int per, const std::strin
   return f.get();
 }
 
+// A fresh store in `dir` (emptied first) with a WAL limit of `limit` bytes.
+Result<std::unique_ptr<Store>> OpenWithWalLimit(const fs::path& dir, int64_t limit) {
+  fs::remove_all(dir);
+  SqliteOptions options;
+  options.wal_limit_bytes = limit;
+  return open_sqlite_store(dir.string(), nullptr, options);
+}
+
 // Writes one after another, nobody reading: once the WAL is over its limit the writer finishes
 // the checkpoint between two transactions, so the WAL restarts at about the limit instead of
 // growing while it waits for a checkpoint that needs the writer to stop.
 TEST(SqliteWal, RestartsAtTheLimitUnderBackToBackWrites) {
-  fs::path dir = fs::temp_directory_path() / ("pz-wal-limit-" + std::to_string(::getpid()));
-  fs::remove_all(dir);
-  SqliteOptions options;
-  options.wal_limit_bytes = 256 << 10;
-  Result<std::unique_ptr<Store>> opened = open_sqlite_store(dir.string(), nullptr, options);
+  const fs::path dir = fs::temp_directory_path() / ("pz-wal-limit-" + std::to_string(::getpid()));
+  Result<std::unique_ptr<Store>> opened = OpenWithWalLimit(dir, 256 << 10);
   ASSERT_TRUE(opened.ok()) << opened.status().message();
   std::unique_ptr<Store> store = opened.take();
   const fs::path wal = dir / "pz.db-wal";
@@ -473,11 +478,8 @@ TEST(SqliteWal, RestartsAtTheLimitUnderBackToBackWrites) {
 }
 
 TEST(SqliteWal, StaysBoundedUnderSustainedWrites) {
-  fs::path dir = fs::temp_directory_path() / ("pz-wal-test-" + std::to_string(::getpid()));
-  fs::remove_all(dir);
-  SqliteOptions options;
-  options.wal_limit_bytes = 128 << 10;
-  Result<std::unique_ptr<Store>> opened = open_sqlite_store(dir.string(), nullptr, options);
+  const fs::path dir = fs::temp_directory_path() / ("pz-wal-test-" + std::to_string(::getpid()));
+  Result<std::unique_ptr<Store>> opened = OpenWithWalLimit(dir, 128 << 10);
   ASSERT_TRUE(opened.ok()) << opened.status().message();
   std::unique_ptr<Store> store = opened.take();
   const fs::path wal = dir / "pz.db-wal";
