@@ -5,8 +5,6 @@
 #include <cstring>
 #include <limits>
 
-#include "simdjson.h"
-
 namespace pz {
 namespace {
 
@@ -17,6 +15,12 @@ uint64_t double_bits(double value) {
   uint64_t bits;
   std::memcpy(&bits, &value, sizeof bits);
   return bits;
+}
+
+double from_bits_of(uint64_t bits) {
+  double value;
+  std::memcpy(&value, &bits, sizeof value);
+  return value;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -118,17 +122,180 @@ void round_exact(const ExactDecimal& exact, int precision, Decimal* dec) {
 // ---------------------------------------------------------------------------------------------
 // Decimal to double.
 
-// simdjson's from_chars keeps this many significant digits, and whether any nonzero digit was cut
-// off; that decides the rounding exactly (a midpoint between two doubles has at most 767 digits).
+// This many significant digits are kept, and whether any nonzero digit was cut off; that decides
+// the rounding exactly (a midpoint between two doubles has at most 767 significant digits).
 constexpr int kKeptDigits = 768;
 
+// An unsigned big integer: little-endian 32-bit limbs, fixed capacity. 192 limbs (6144 bits) hold
+// every number correct_rounding() forms: D < 10^769 (2555 bits), 5^1093 * (2^54 - 1) (2592 bits)
+// shifted left by at most 2063 bits (see there).
+struct BigNum {
+  static constexpr int kCapacity = 192;
+  uint32_t limb[kCapacity];
+  int size = 0;  // no leading zero limbs; 0 is size 0
+
+  void set(uint64_t v) {
+    size = 0;
+    for (; v != 0; v >>= 32) limb[size++] = static_cast<uint32_t>(v);
+  }
+  // this = this * m + add
+  void mul_add(uint32_t m, uint32_t add) {
+    uint64_t carry = add;
+    for (int i = 0; i < size; ++i) {
+      const uint64_t p = uint64_t{limb[i]} * m + carry;
+      limb[i] = static_cast<uint32_t>(p);
+      carry = p >> 32;
+    }
+    if (carry != 0) limb[size++] = static_cast<uint32_t>(carry);
+  }
+  void mul_pow5(int k) {
+    for (; k >= 13; k -= 13) mul_add(1220703125, 0);  // 5^13 < 2^32
+    uint32_t rest = 1;
+    while (k-- > 0) rest *= 5;
+    mul_add(rest, 0);
+  }
+  void shift_left(int bits) {
+    if (size == 0 || bits == 0) return;
+    const int limbs = bits / 32;
+    const int rem = bits % 32;
+    limb[size] = 0;
+    for (int i = size; i >= 0; --i) {
+      const uint32_t hi = limb[i];
+      const uint32_t lo = i > 0 ? limb[i - 1] : 0;
+      limb[i + limbs] = rem == 0 ? hi : (hi << rem) | (lo >> (32 - rem));
+    }
+    for (int i = 0; i < limbs; ++i) limb[i] = 0;
+    size += limbs + 1;
+    while (size > 0 && limb[size - 1] == 0) --size;
+  }
+};
+
+int compare(const BigNum& a, const BigNum& b) {
+  if (a.size != b.size) return a.size < b.size ? -1 : 1;
+  for (int i = a.size - 1; i >= 0; --i) {
+    if (a.limb[i] != b.limb[i]) return a.limb[i] < b.limb[i] ? -1 : 1;
+  }
+  return 0;
+}
+
+// The exact value D * 10^exp10 (D the decimal digits given), compared with halfway points between
+// neighbouring doubles: as D * 5^exp10 * 2^exp10 (exp10 >= 0), or D * 2^exp10 against the halfway
+// point times 5^-exp10 (exp10 < 0), so that both sides are integers times powers of two.
+struct ExactValue {
+  BigNum scaled;  // D * 5^max(exp10, 0)
+  BigNum pow5;    // 5^max(-exp10, 0)
+  int exp10;
+
+  // Sign of (this value - (z + next_up(z)) / 2) for finite z >= 0.
+  int compare_halfway(double z) const {
+    const uint64_t bits = double_bits(z);
+    const int biased = static_cast<int>(bits >> 52);
+    uint64_t m = bits & ((uint64_t{1} << 52) - 1);
+    int e = -1074;
+    if (biased != 0) {
+      m |= uint64_t{1} << 52;
+      e = biased - 1075;
+    }
+    // halfway = (2m + 1) * 2^(e - 1), times pow5 when exp10 < 0
+    BigNum half;
+    half.set(2 * m + 1);
+    if (exp10 < 0) {
+      BigNum product;
+      product.size = 0;
+      for (int i = 0; i < pow5.size + half.size; ++i) product.limb[i] = 0;
+      for (int i = 0; i < half.size; ++i) {
+        uint64_t carry = 0;
+        for (int j = 0; j < pow5.size; ++j) {
+          const uint64_t t = uint64_t{half.limb[i]} * pow5.limb[j] + product.limb[i + j] + carry;
+          product.limb[i + j] = static_cast<uint32_t>(t);
+          carry = t >> 32;
+        }
+        product.limb[i + pow5.size] = static_cast<uint32_t>(carry);
+      }
+      product.size = pow5.size + half.size;
+      while (product.size > 0 && product.limb[product.size - 1] == 0) --product.size;
+      half = product;
+    }
+    const int value_pow2 = exp10;
+    const int half_pow2 = e - 1;
+    if (value_pow2 > half_pow2) {
+      BigNum value = scaled;
+      value.shift_left(value_pow2 - half_pow2);
+      return compare(value, half);
+    }
+    half.shift_left(half_pow2 - value_pow2);
+    return compare(scaled, half);
+  }
+};
+
+// The double nearest to D * 10^exp10 (ties to even), D being the n digits at `digits` (n <=
+// kKeptDigits + 1, digits[0] != '0'), exp10 in [-1093, 309]: a first estimate from the leading 19
+// digits in binary64 arithmetic (a few units in the last place off at worst), then moved one
+// double at a time until the exact value lies between the halfway points on either side
+// (Clinger's AlgorithmR with exact big-integer comparisons; no tables).
+double correct_rounding(const char* digits, int n, int exp10) {
+  const int lead = n < 19 ? n : 19;
+  uint64_t w = 0;
+  for (int i = 0; i < lead; ++i) w = w * 10 + static_cast<uint64_t>(digits[i] - '0');
+  int e = exp10 + (n - lead);
+  double z = static_cast<double>(w);
+  for (; e > 22; e -= 22) z *= 1e22;
+  for (; e < -22; e += 22) z /= 1e22;
+  double scale = 1;
+  for (int i = 0; i < e || i < -e; ++i) scale *= 10;
+  z = e < 0 ? z / scale : z * scale;
+  if (std::isinf(z)) z = std::numeric_limits<double>::max();
+
+  ExactValue x;
+  x.exp10 = exp10;
+  x.scaled.set(0);
+  for (int i = 0; i < n;) {  // nine digits at a time
+    uint32_t chunk = 0;
+    uint32_t mul = 1;
+    for (int k = 0; k < 9 && i < n; ++k, ++i) {
+      chunk = chunk * 10 + static_cast<uint32_t>(digits[i] - '0');
+      mul *= 10;
+    }
+    if (x.scaled.size == 0) {
+      x.scaled.set(chunk);
+    } else {
+      x.scaled.mul_add(mul, chunk);
+    }
+  }
+  x.pow5.set(1);
+  if (exp10 >= 0) {
+    x.scaled.mul_pow5(exp10);
+  } else {
+    x.pow5.mul_pow5(-exp10);
+  }
+  const auto up = [](double v) { return from_bits_of(double_bits(v) + 1); };
+  const auto down = [](double v) { return from_bits_of(double_bits(v) - 1); };
+  const auto even = [](double v) { return (double_bits(v) & 1) == 0; };
+  for (;;) {
+    const int above = x.compare_halfway(z);
+    if (above > 0 || (above == 0 && !even(z))) {
+      if (z == std::numeric_limits<double>::max()) return std::numeric_limits<double>::infinity();
+      z = up(z);
+      continue;
+    }
+    if (above == 0 || z == 0) return z;
+    const double lower = down(z);
+    const int below = x.compare_halfway(lower);
+    if (below < 0 || (below == 0 && even(lower))) {
+      z = lower;
+      continue;
+    }
+    return z;
+  }
+}
+
 // The double nearest to 0.D * 10^point (ties to even), D being the n digits at buf (n <=
-// kKeptDigits + 1, buf[0] != '0' unless n == 0). buf must have room for 8 more chars.
-double digits_value(char* buf, int n, int64_t point) {
+// kKeptDigits + 1, buf[0] != '0' unless n == 0).
+double digits_value(const char* buf, int n, int64_t point) {
   // 0.D * 10^point < 10^-325 rounds to 0; >= 10^309 overflows (DBL_MAX < 1.8e308).
   if (n == 0 || point < -324) return 0;
   if (point > 309) return std::numeric_limits<double>::infinity();
-  int exp = static_cast<int>(point) - n;  // value = D * 10^exp, exp in [-1093, 309]
+  const int exp = static_cast<int>(point) - n;  // value = D * 10^exp, exp in [-1093, 309]
   uint64_t d = 0;
   for (int i = 0; i < n && i < 19; ++i) d = d * 10 + static_cast<uint64_t>(buf[i] - '0');
   if (n <= 19 && d <= uint64_t{1} << 53 && exp >= -22 && exp <= 22) {
@@ -138,28 +305,12 @@ double digits_value(char* buf, int n, int64_t point) {
     for (int i = 0; i < exp || i < -exp; ++i) scale *= 10;
     return exp < 0 ? static_cast<double>(d) / scale : static_cast<double>(d) * scale;
   }
-  // Given as [1-9][0-9]* 'e' '-'? [0-9]+, the one spelling from_chars(first, end) surely reads
-  // right: it reads "1." as 0.1, and zeros after a '.' past `end`.
-  char* p = buf + n;
-  *p++ = 'e';
-  if (exp < 0) {
-    *p++ = '-';
-    exp = -exp;
-  }
-  char* const exp_begin = p;
-  do {
-    *p++ = static_cast<char>('0' + exp % 10);
-    exp /= 10;
-  } while (exp != 0);
-  std::reverse(exp_begin, p);
-  return simdjson::internal::from_chars(buf, p);
+  return correct_rounding(buf, n, exp);
 }
 
 // The double that reads back from `dec`.
 double decimal_to_double(const Decimal& dec) {
-  char buf[sizeof dec.digits + 8];
-  std::memcpy(buf, dec.digits, dec.len);
-  return digits_value(buf, dec.len, dec.exp10 + 1);
+  return digits_value(dec.digits, dec.len, dec.exp10 + 1);
 }
 
 // True if some `precision`-digit decimal reads back as v (positive, finite); stores the closest
@@ -344,7 +495,7 @@ DecimalPrefix scan_decimal_prefix(std::string_view s) {
 // Value of a validated decimal literal prefix (not "Infinity"): [+-]? digits? ('.' digits?)?
 // ([eE] [+-]? digits)? with at least one mantissa digit.
 double decimal_value(std::string_view literal) {
-  char buf[kKeptDigits + 1 + 8];
+  char buf[kKeptDigits + 1];
   int n = 0;            // significant digits kept in buf
   bool sticky = false;  // a nonzero digit beyond those
   int64_t point = 0;    // literal = 0.D * 10^point, D = the significant digits
@@ -514,6 +665,53 @@ double js_parse_float(std::string_view text) {
   const DecimalPrefix p = scan_decimal_prefix(s);
   if (p.len == 0) return std::numeric_limits<double>::quiet_NaN();
   return prefix_value(s, p);
+}
+
+bool parse_json_number(std::string_view text, double& out) {
+  const char* p = text.data();
+  const char* const end = p + text.size();
+  const bool negative = p < end && *p == '-';
+  if (negative) ++p;
+  if (p == end || !is_digit(*p)) return false;
+  uint64_t mantissa = 0;  // meaningful while digits <= 19
+  int digits = 0;         // integer and fraction digits read into mantissa
+  if (*p == '0') {
+    ++p;
+  } else {
+    for (; p < end && is_digit(*p); ++p, ++digits) mantissa = mantissa * 10 + (*p - '0');
+  }
+  int fraction = 0;
+  if (p < end && *p == '.') {
+    ++p;
+    if (p == end || !is_digit(*p)) return false;
+    for (; p < end && is_digit(*p); ++p, ++digits, ++fraction) {
+      mantissa = mantissa * 10 + (*p - '0');
+    }
+  }
+  int64_t exp = 0;
+  if (p < end && (*p == 'e' || *p == 'E')) {
+    ++p;
+    const bool negative_exp = p < end && *p == '-';
+    if (p < end && (*p == '+' || *p == '-')) ++p;
+    if (p == end || !is_digit(*p)) return false;
+    for (; p < end && is_digit(*p); ++p) {
+      if (exp < 100000) exp = exp * 10 + (*p - '0');
+    }
+    if (negative_exp) exp = -exp;
+  }
+  if (p != end) return false;
+  const int64_t e = exp - fraction;
+  if (digits <= 15 && e >= -22 && e <= 22) {
+    // Clinger's fast path (mantissa < 10^15 < 2^53): one correctly rounded operation.
+    double scale = 1;
+    for (int64_t i = 0; i < e || i < -e; ++i) scale *= 10;
+    const double v =
+        e < 0 ? static_cast<double>(mantissa) / scale : static_cast<double>(mantissa) * scale;
+    out = negative ? -v : v;
+    return true;
+  }
+  out = decimal_value(text);
+  return true;
 }
 
 double js_to_integer_or_infinity(double value) {

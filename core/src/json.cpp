@@ -125,13 +125,6 @@ bool unescape_wtf8(const char* raw, const char* limit, std::string& out) {
   return false;
 }
 
-std::string_view raw_token(od::value& v) { return v.raw_json_token(); }
-std::string_view raw_token(od::document& d) {
-  std::string_view raw;
-  if (d.raw_json_token().get(raw)) return std::string_view();
-  return raw;
-}
-
 struct Converter {
   const char* base;
   const char* end;  // end of the input text
@@ -147,27 +140,23 @@ struct Converter {
     return false;
   }
 
-  // Numbers go through our own JavaScript parser on the raw token so that every target reads the
-  // same double (big integers, 1e400 -> Infinity, -0) exactly as JSON.parse does.
-  template <typename V>
-  bool number(V& v, Value& out) {
-    std::string_view raw = raw_token(v);
+  // Numbers are read from the raw token by pz/jsnum's JSON number reader (the JSON grammar, then
+  // correctly rounded as JSON.parse does: big integers, 1e400 -> Infinity, -0), the same routine
+  // on every target; simdjson's own double parser and its tables are not linked. The value is not
+  // consumed: On Demand skips it when the iteration moves on. (A root number never comes here:
+  // JsonParser::parse reads it before simdjson.)
+  bool number(od::value& v, Value& out) {
+    std::string_view raw = v.raw_json_token();
     while (!raw.empty() &&
            (raw.back() == ' ' || raw.back() == '\n' || raw.back() == '\r' || raw.back() == '\t' ||
             raw.back() == ',' || raw.back() == ']' || raw.back() == '}'))
       raw.remove_suffix(1);
     double d = 0;
-    auto r = v.get_double();
-    if (!r.error()) {
-      d = r.value_unsafe();
-      // simdjson's double parsing is exact; only fall back for what it refuses.
-    } else {
-      d = js_string_to_number(raw);
-      if (std::isnan(d)) return fail(r.error(), raw.data());
-    }
+    if (!parse_json_number(raw, d)) return fail(simdjson::NUMBER_ERROR, raw.data());
     out = Value::Number(d);
     return true;
   }
+  bool number(od::document&, Value&) { return fail(simdjson::NUMBER_ERROR, nullptr); }
 
   template <typename V>
   bool convert(V& v, Value& out, int depth) {
@@ -322,6 +311,19 @@ Result<Value> JsonParser::parse(std::string_view text) {
          (text[start] == ' ' || text[start] == '\t' || text[start] == '\n' || text[start] == '\r'))
     ++start;
   if (start == text.size()) return make_error(simdjson::EMPTY, nullptr);
+  if (text[start] == '-' || (text[start] >= '0' && text[start] <= '9')) {
+    // A number alone: read here (On Demand would consume it only with its own double parser).
+    auto is_space = [](char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; };
+    size_t end = start;
+    while (end < text.size() && !is_space(text[end])) ++end;
+    double d = 0;
+    if (!parse_json_number(text.substr(start, end - start), d)) {
+      return make_error(simdjson::NUMBER_ERROR, buf.data() + start);
+    }
+    while (end < text.size() && is_space(text[end])) ++end;
+    if (end != text.size()) return make_error(simdjson::TRAILING_CONTENT, buf.data() + end);
+    return Value::Number(d);
+  }
   od::document doc;
   if (auto e = impl_->parser.iterate(input).get(doc)) return make_error(e, nullptr);
   Value out;

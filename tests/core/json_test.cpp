@@ -1,6 +1,8 @@
 // JSON text <-> Value as JSON.parse / JSON.stringify do it.
 #include <gtest/gtest.h>
 
+#include <cmath>
+
 #include "pz/json.h"
 #include "test_util.h"
 
@@ -59,6 +61,41 @@ TEST(Json, ErrorsSayWhatAndWhere) {
   std::string deep(600, '[');
   deep += std::string(600, ']');
   EXPECT_EQ(RoundTrip(deep).rfind("error: invalid JSON", 0), 0u);
+}
+
+// Numbers follow JSON.parse exactly, inside containers and alone: the JSON grammar (no leading
+// zeros, no "1.", no lone "-"), correctly rounded values, 1e400 -> Infinity (printed as null),
+// -0 kept. Regression: "[01]", "[1.]" and "[-01.5]" used to be read as 1, 1 and -1.5, and a
+// lone 1e400 was refused.
+TEST(Json, NumbersFollowTheJsonGrammar) {
+  struct Case {
+    const char* in;
+    const char* out;
+  } cases[] = {
+      {"[01]", "error: invalid JSON at byte 1: invalid number"},
+      {"[1.]", "error: invalid JSON at byte 1: invalid number"},
+      {"[-01.5]", "error: invalid JSON at byte 1: invalid number"},
+      {"[1e5x]", "error: invalid JSON at byte 1: invalid number"},
+      {"[1e+]", "error: invalid JSON at byte 1: invalid number"},
+      {R"({"a":-})", "error: invalid JSON at byte 5: invalid number"},
+      {"01", "error: invalid JSON at byte 0: invalid number"},
+      {"1.", "error: invalid JSON at byte 0: invalid number"},
+      {" -", "error: invalid JSON at byte 1: invalid number"},
+      {"1 2", "error: invalid JSON at byte 2: unexpected content after the JSON value"},
+      {"1e400", "null"},
+      {" -1e400 ", "null"},
+      {"[1e-400,-1e-400]", "[0,0]"},
+      {"-0", "0"},
+      {"[0.1,1.5e+3,2E-2,-0.0e0]", "[0.1,1500,0.02,0]"},
+      {R"({"a":12 ,"b":[3 , 4.25]})", R"({"a":12,"b":[3,4.25]})"},
+      {"[2.2250738585072011e-308]", "[2.225073858507201e-308]"},
+      {"9007199254740993", "9007199254740992"},  // a tie, to even
+      {"[0.30000000000000004]", "[0.30000000000000004]"},
+  };
+  for (const Case& c : cases) EXPECT_EQ(RoundTrip(c.in), c.out) << c.in;
+  Result<Value> minus_zero = parse_json("[-0]");
+  ASSERT_TRUE(minus_zero.ok());
+  EXPECT_TRUE(std::signbit(minus_zero.value().as_array()[0].as_number()));
 }
 
 TEST(Json, PathsForMessages) {

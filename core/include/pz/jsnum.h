@@ -2,7 +2,7 @@
 //
 // All functions are pure and thread-safe, and independent of the C locale: they use neither printf
 // nor strtod (formatting works on the exact decimal expansion of the double; decimal strings are
-// read with simdjson's correctly rounding from_chars).
+// read with our own correctly rounding conversion, exact big-integer comparisons and no tables).
 #ifndef PZ_JSNUM_H_
 #define PZ_JSNUM_H_
 
@@ -30,6 +30,12 @@ double js_string_to_number(std::string_view text);
 // StrDecimalLiteral (optional sign, then "Infinity" or digits/'.'/exponent). No prefix -> NaN.
 // Never reads hex ("0x10" -> 0).
 double js_parse_float(std::string_view text);
+
+// JSON.parse of one number token: `text` must be exactly a JSON number (-?(0|[1-9][0-9]*)
+// (.[0-9]+)?([eE][+-]?[0-9]+)?, nothing around it), else false and `out` is unchanged. The value
+// is correctly rounded; beyond the double range it is +-Infinity and below it +-0, as in
+// JavaScript.
+bool parse_json_number(std::string_view text, double& out);
 
 // ToIntegerOrInfinity: NaN -> 0, +-Infinity unchanged, otherwise truncation toward zero; never
 // returns -0.
