@@ -6,6 +6,7 @@
 #include <map>
 
 #include "pz/json.h"
+#include "pz/sort.h"
 
 namespace pz {
 
@@ -700,7 +701,7 @@ void Compiler::resolve_segment_refs() {
     if (in) {
       in->deps = program.deps();
       auto dedupe = [](std::vector<int>& v) {
-        std::sort(v.begin(), v.end());
+        pz::stable_sort(v.begin(), v.end());
         v.erase(std::unique(v.begin(), v.end()), v.end());
       };
       dedupe(in->metrics);
@@ -856,7 +857,7 @@ void Compiler::build_indexes() {
   {
     std::vector<std::string> types = b_.event_types;
     for (const MetricDef& m : b_.metrics) types.push_back(m.event);
-    std::sort(types.begin(), types.end());
+    pz::stable_sort(types.begin(), types.end());
     types.erase(std::unique(types.begin(), types.end()), types.end());
     for (std::string& type : types) {
       Bundle::EventUse use{std::move(type), {}, -1};
@@ -890,7 +891,7 @@ void Compiler::build_indexes() {
   }
   b_.segments_by_id.resize(segments);
   for (size_t i = 0; i < segments; ++i) b_.segments_by_id[i] = static_cast<int>(i);
-  std::sort(b_.segments_by_id.begin(), b_.segments_by_id.end(), [&](int x, int y) {
+  pz::stable_sort(b_.segments_by_id.begin(), b_.segments_by_id.end(), [&](int x, int y) {
     return b_.segments[static_cast<size_t>(x)].id < b_.segments[static_cast<size_t>(y)].id;
   });
 }

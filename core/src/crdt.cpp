@@ -8,6 +8,7 @@
 
 #include "pz/jsnum.h"
 #include "pz/json.h"
+#include "pz/sort.h"
 #include "pz/text.h"
 
 namespace pz {
@@ -283,22 +284,24 @@ void normalize(ProfileState& s) {
   std::erase_if(s.traits, [](const auto& t) { return !t.second.set; });
   if (s.traits.size() > kMaxTraits) {
     std::vector<std::pair<std::string, LwwRegister>> keep = s.traits;
-    std::sort(keep.begin(), keep.end(), [](const auto& x, const auto& y) {
+    pz::stable_sort(keep.begin(), keep.end(), [](const auto& x, const auto& y) {
       int c = compare(x.second.stamp, y.second.stamp);
       return c != 0 ? c > 0 : x.first < y.first;
     });
     keep.resize(kMaxTraits);
-    std::sort(keep.begin(), keep.end(),
-              [](const auto& x, const auto& y) { return x.first < y.first; });
+    pz::stable_sort(keep.begin(), keep.end(),
+                    [](const auto& x, const auto& y) { return x.first < y.first; });
     s.traits = std::move(keep);
   }
   if (s.components.size() > kMaxComponents) {
-    std::sort(s.components.begin(), s.components.end(), [](const Component& x, const Component& y) {
-      return std::tie(x.epoch, x.last_seen, x.device) > std::tie(y.epoch, y.last_seen, y.device);
-    });
+    pz::stable_sort(s.components.begin(), s.components.end(),
+                    [](const Component& x, const Component& y) {
+                      return std::tie(x.epoch, x.last_seen, x.device) >
+                             std::tie(y.epoch, y.last_seen, y.device);
+                    });
     s.components.resize(kMaxComponents);
-    std::sort(s.components.begin(), s.components.end(),
-              [](const Component& x, const Component& y) { return x.device < y.device; });
+    pz::stable_sort(s.components.begin(), s.components.end(),
+                    [](const Component& x, const Component& y) { return x.device < y.device; });
   }
 }
 

@@ -7,6 +7,7 @@
 #include "pz/detmath.h"
 #include "pz/jsnum.h"
 #include "pz/murmur3.h"
+#include "pz/sort.h"
 
 namespace pz {
 
@@ -1102,8 +1103,8 @@ void add_named(std::vector<std::pair<std::string, T>>& items, const std::string&
 }
 
 void sort_named(auto& items) {
-  std::sort(items.begin(), items.end(),
-            [](const auto& a, const auto& b) { return a.first < b.first; });
+  pz::stable_sort(items.begin(), items.end(),
+                  [](const auto& a, const auto& b) { return a.first < b.first; });
 }
 
 }  // namespace

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "pz/json.h"
+#include "pz/sort.h"
 #include "pz/value.h"
 
 namespace pz {
@@ -129,9 +130,10 @@ Status RangeEntry(BitReader& r, std::string_view what, uint64_t index, int64_t m
 // Sorts and merges overlapping or adjacent ranges in place.
 void MergeRanges(std::vector<TcfVendorRange>& ranges) {
   if (ranges.empty()) return;
-  std::sort(ranges.begin(), ranges.end(), [](const TcfVendorRange& a, const TcfVendorRange& b) {
-    return a.first != b.first ? a.first < b.first : a.last < b.last;
-  });
+  pz::stable_sort(ranges.begin(), ranges.end(),
+                  [](const TcfVendorRange& a, const TcfVendorRange& b) {
+                    return a.first != b.first ? a.first < b.first : a.last < b.last;
+                  });
   size_t out = 0;
   for (size_t i = 1; i < ranges.size(); ++i) {
     if (ranges[i].first <= ranges[out].last + 1) {
@@ -215,11 +217,11 @@ Status PublisherRestrictions(BitReader& r, std::vector<TcfPublisherRestriction>&
     PZ_TRY(RangeSection(r, name, -1, out[static_cast<size_t>(s - 1)].vendors));
   }
   for (TcfPublisherRestriction& restriction : out) MergeRanges(restriction.vendors);
-  std::sort(out.begin(), out.end(),
-            [](const TcfPublisherRestriction& a, const TcfPublisherRestriction& b) {
-              return a.purpose_id != b.purpose_id ? a.purpose_id < b.purpose_id
-                                                  : a.restriction_type < b.restriction_type;
-            });
+  pz::stable_sort(out.begin(), out.end(),
+                  [](const TcfPublisherRestriction& a, const TcfPublisherRestriction& b) {
+                    return a.purpose_id != b.purpose_id ? a.purpose_id < b.purpose_id
+                                                        : a.restriction_type < b.restriction_type;
+                  });
   return Status::Ok();
 }
 

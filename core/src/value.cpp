@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "pz/sort.h"
 #include "pz/text.h"
 
 namespace pz {
@@ -115,19 +116,11 @@ Value Value::MakeObject(std::vector<Member> members) {
   }
   if (has_index_key) {
     // JavaScript orders integer-like keys first, ascending; the rest keep insertion order.
-    std::stable_partition(out.begin(), out.end(), [](const Member& m) {
-      uint32_t i;
-      return parse_array_index(m.first, i);
-    });
-    auto mid = std::find_if(out.begin(), out.end(), [](const Member& m) {
-      uint32_t i;
-      return !parse_array_index(m.first, i);
-    });
-    std::stable_sort(out.begin(), mid, [](const Member& a, const Member& b) {
+    pz::stable_sort(out.begin(), out.end(), [](const Member& a, const Member& b) {
       uint32_t ia = 0, ib = 0;
-      parse_array_index(a.first, ia);
-      parse_array_index(b.first, ib);
-      return ia < ib;
+      const bool a_index = parse_array_index(a.first, ia);
+      const bool b_index = parse_array_index(b.first, ib);
+      return a_index && (!b_index || ia < ib);
     });
   }
   Value v;
