@@ -7,13 +7,16 @@
 // omission).
 //
 //   pz_loadgen --port P --rate R --seconds S [--connections C] [--batch N] [--nonce X]
-//              [--key pk_demo] [--host 127.0.0.1] [--t0 MS]
+//              [--key pk_demo] [--host 127.0.0.1] [--t0 MS] [--timeline FILE]
 //
 // Request i goes on connection i % C (HTTP/1.1 keep-alive, one request in flight each; a request
 // due while its connection is still busy goes as soon as the answer is in). Bodies are those of
 // bench/wrk/collect.lua: N events whose ids are unique across the run (nonce, request, index).
 // Prints one JSON object: requests sent and answered, non-2xx and socket errors, the achieved
 // rate, and p50/p90/p99/p99.9/max latency in ms. Exits 1 on any error answer, 2 on bad usage.
+// --timeline FILE also writes one line per answered request, "due_ms latency_ms" (due_ms from
+// the schedule's start, given on the steady clock in the first line, a comment), to see whether
+// slow answers come together (a stall) or alone, and to line them up with the server's doings.
 // First: Boost.Asio 1.74 uses std::exchange without including <utility>.
 #include <utility>
 
@@ -79,6 +82,7 @@ struct Run {
   Clock::time_point start;
   long total = 0;  // requests to send
   std::vector<double> latencies_ms;
+  std::vector<double> by_request_ms;  // latency of request i, -1 until answered
   long errors = 0;
   long answered = 0;
   std::string first_error;
@@ -134,7 +138,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void done(beast::error_code ec) {
     if (ec) return fail("read: " + ec.message());
     const auto now = Clock::now();
-    run_.latencies_ms.push_back(std::chrono::duration<double, std::milli>(now - due(next)).count());
+    const double latency = std::chrono::duration<double, std::milli>(now - due(next)).count();
+    run_.latencies_ms.push_back(latency);
+    run_.by_request_ms[static_cast<size_t>(next)] = latency;
     ++run_.answered;
     const unsigned status = res_.result_int();
     if (status < 200 || status >= 300) {
@@ -166,7 +172,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
 int usage(const char* why) {
   std::fprintf(stderr,
                "pz_loadgen: %s\nusage: pz_loadgen --port P --rate REQ_PER_S --seconds S "
-               "[--connections C] [--batch N] [--nonce X] [--key K] [--host H] [--t0 MS]\n",
+               "[--connections C] [--batch N] [--nonce X] [--key K] [--host H] [--t0 MS] "
+               "[--timeline FILE]\n",
                why);
   return 2;
 }
@@ -182,6 +189,7 @@ double percentile(const std::vector<double>& sorted, double p) {
 int main(int argc, char** argv) {
   Run run;
   Options& o = run.o;
+  std::string timeline;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     if (i + 1 >= argc) return usage(("missing a value after " + a).c_str());
@@ -204,6 +212,8 @@ int main(int argc, char** argv) {
       o.host = v;
     } else if (a == "--t0") {
       o.t0 = std::atoll(v);
+    } else if (a == "--timeline") {
+      timeline = v;
     } else {
       return usage(("unknown option " + a).c_str());
     }
@@ -217,6 +227,7 @@ int main(int argc, char** argv) {
 
   run.total = static_cast<long>(o.rate * o.seconds);
   run.latencies_ms.reserve(static_cast<size_t>(run.total));
+  run.by_request_ms.assign(static_cast<size_t>(run.total), -1);
   const tcp::endpoint at(asio::ip::make_address("127.0.0.1"), static_cast<unsigned short>(o.port));
   // The schedule starts once every connection had time to connect.
   run.start = Clock::now() + std::chrono::milliseconds(200);
@@ -249,6 +260,20 @@ int main(int argc, char** argv) {
   run.io.run();
   const double elapsed = std::chrono::duration<double>(Clock::now() - run.start).count();
 
+  if (!timeline.empty()) {
+    FILE* f = std::fopen(timeline.c_str(), "w");
+    if (f == nullptr) return usage("--timeline: cannot write the file");
+    // The schedule's start on the steady clock (CLOCK_MONOTONIC on Linux, as the server's).
+    std::fprintf(f, "# start_steady_ms %.3f\n",
+                 std::chrono::duration<double, std::milli>(run.start.time_since_epoch()).count());
+    for (size_t i = 0; i < run.by_request_ms.size(); ++i) {
+      if (run.by_request_ms[i] >= 0) {
+        std::fprintf(f, "%.3f %.3f\n", 1000.0 * static_cast<double>(i) / o.rate,
+                     run.by_request_ms[i]);
+      }
+    }
+    std::fclose(f);
+  }
   std::vector<double> sorted = run.latencies_ms;
   std::sort(sorted.begin(), sorted.end());
   const long unanswered = run.total - run.answered;

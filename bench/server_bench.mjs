@@ -373,6 +373,8 @@ async function main() {
       .reduce((s, k) => s + diff(before.requests, after.requests, k), 0);
     const bad = served.filter((k) => !/^\S+ 2\d\d$/.test(k) && diff(before.requests, after.requests, k));
     const commits = diff(before, after, 'pz_store_commit_batch_count');
+    const walResets = diff(before, after, 'pz_store_wal_reset_seconds_count');
+    const walResetSum = diff(before, after, 'pz_store_wal_reset_seconds_sum');
     const committed = diff(before, after, 'pz_store_commit_batch_sum');
     const serverSum = diff(before, after, `pz_http_request_duration_seconds_sum:${routeKey}`);
     const collecting = name.startsWith('collect');
@@ -393,6 +395,8 @@ async function main() {
       server_mean_ms: ok2xx ? +((serverSum / ok2xx) * 1000).toFixed(3) : null,
       commits,
       requests_per_commit: commits ? +(committed / commits).toFixed(1) : null,
+      wal_resets: walResets,
+      wal_reset_mean_ms: walResets ? +((walResetSum / walResets) * 1000).toFixed(2) : null,
       cpu: cpuUse(cpu0, cpu1),
     };
     // Fail loudly: any error makes the numbers meaningless.
@@ -493,6 +497,12 @@ async function main() {
     console.log(`collect-50k: ${TARGETS.events_per_s / BATCH} requests/s due on a fixed schedule ` +
       `(pz_loadgen, open loop, ${CONNECTIONS} connections; latency from when each was due), ` +
       `p99.9 ${fmt(paced.p999_ms)}; the collect row above is wrk at saturation`);
+  }
+  const resets = rows.filter((r) => r.wal_resets);
+  if (resets.length) {
+    console.log('WAL resets (the writer finishing the checkpoint at the WAL limit, no commits ' +
+      'meanwhile; pz_store_wal_reset_seconds): ' +
+      resets.map((r) => `${r.endpoint} ${r.wal_resets} x ${r.wal_reset_mean_ms} ms`).join(', '));
   }
   console.log('req/commit: mean of pz_store_commit_batch over the phase (requests per group ' +
     'commit, one fsync each); server mean ms: ' +

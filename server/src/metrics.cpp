@@ -47,7 +47,9 @@ void Histogram::render(std::string& out, const std::string& name, const std::str
          "\n";
 }
 
-Metrics::Metrics() : commit_batch({1, 2, 4, 8, 16, 32, 64, 128, 256, 512}) {}
+Metrics::Metrics()
+    : commit_batch({1, 2, 4, 8, 16, 32, 64, 128, 256, 512}),
+      wal_reset_seconds({0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.5, 1}) {}
 
 void Metrics::request(const std::string& route, int status, double seconds) {
   Histogram* h;
@@ -111,6 +113,11 @@ std::string Metrics::render() const {
   out += "# HELP pz_store_commit_batch Requests committed per group commit.\n";
   out += "# TYPE pz_store_commit_batch histogram\n";
   commit_batch.render(out, "pz_store_commit_batch", "");
+  out +=
+      "# HELP pz_store_wal_reset_seconds Writer pauses to finish the checkpoint at the WAL's size "
+      "limit (SQLite).\n";
+  out += "# TYPE pz_store_wal_reset_seconds histogram\n";
+  wal_reset_seconds.render(out, "pz_store_wal_reset_seconds", "");
   return out;
 }
 

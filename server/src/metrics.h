@@ -37,6 +37,9 @@ class Metrics {
   std::atomic<uint64_t> events{0}, events_duplicate{0}, events_rejected{0}, syncs{0}, identifies{0},
       decisions{0}, erasures{0}, bundle_updates{0}, store_errors{0}, rate_limited{0};
   Histogram commit_batch;  // requests per group commit
+  // The SQLite writer's pause (s) when it finishes the checkpoint at the WAL's size limit, so
+  // that the WAL starts over: no write commits meanwhile.
+  Histogram wal_reset_seconds;
   // Requests refused by the per-address limit (also counted in rate_limited).
   std::atomic<uint64_t> ip_rate_limited{0};
   // Connections closed because a request did not arrive whole within the read timeout

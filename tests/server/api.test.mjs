@@ -211,6 +211,7 @@ describe('demo site: endpoints, validation, limits', () => {
     }
     assert.match(before.text, /^# TYPE pz_http_request_duration_seconds histogram$/m);
     assert.match(before.text, /^# TYPE pz_store_commit_batch histogram$/m);
+    assert.match(before.text, /^# TYPE pz_store_wal_reset_seconds histogram$/m);
     const anon = uid('m-anon');
     const e = [pageView(), pageView(), pageView()];
     let r = await collect({ anonymous_id: anon, events: e });
@@ -241,6 +242,7 @@ describe('demo site: endpoints, validation, limits', () => {
       ['pz_http_request_duration_seconds', 'route="collect",'],
       ['pz_http_request_duration_seconds', 'route="sync",'],
       ['pz_store_commit_batch', ''],
+      ['pz_store_wal_reset_seconds', ''],
     ];
     for (const [name, labels] of histograms) {
       const buckets = [...after.m]
