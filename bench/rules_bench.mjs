@@ -566,7 +566,9 @@ function runSegments(N) {
 
   if (oursError) {
     row.ours = null;
-    row.ours_error = oursError;
+    // The first line says why (the bundle's segment limit); the rest repeats it per action.
+    const lines = oursError.split('\n').filter(Boolean);
+    row.ours_error = lines[0] + (lines.length > 1 ? ` (and ${lines.length - 1} more)` : '');
   } else {
     ours = measureOurs(input, times);
     row.ours = {
