@@ -134,6 +134,14 @@ struct BigNum {
   uint32_t limb[kCapacity];
   int size = 0;  // no leading zero limbs; 0 is size 0
 
+  BigNum() = default;
+  BigNum(const BigNum& other) { *this = other; }
+  BigNum& operator=(const BigNum& other) {  // the limbs in use only
+    size = other.size;
+    std::memcpy(limb, other.limb, sizeof(uint32_t) * static_cast<size_t>(size));
+    return *this;
+  }
+
   void set(uint64_t v) {
     size = 0;
     for (; v != 0; v >>= 32) limb[size++] = static_cast<uint32_t>(v);
