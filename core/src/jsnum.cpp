@@ -23,6 +23,15 @@ double from_bits_of(uint64_t bits) {
   return value;
 }
 
+// v * 10^e in one binary64 operation. REQUIRES: -22 <= e <= 22, so that 10^|e| is an exact
+// double. When v is exact too (an integer below 2^53), the result is correctly rounded: Clinger's
+// fast path (with SSE2 or wasm arithmetic, not x87).
+double scale10(double v, int e) {
+  double p = 1;
+  for (int i = 0; i < e || i < -e; ++i) p *= 10;
+  return e < 0 ? v / p : v * p;
+}
+
 // ---------------------------------------------------------------------------------------------
 // Formatting.
 
@@ -249,9 +258,7 @@ double correct_rounding(const char* digits, int n, int exp10) {
   double z = static_cast<double>(w);
   for (; e > 22; e -= 22) z *= 1e22;
   for (; e < -22; e += 22) z /= 1e22;
-  double scale = 1;
-  for (int i = 0; i < e || i < -e; ++i) scale *= 10;
-  z = e < 0 ? z / scale : z * scale;
+  z = scale10(z, e);
   if (std::isinf(z)) z = std::numeric_limits<double>::max();
 
   ExactValue x;
@@ -307,11 +314,7 @@ double digits_value(const char* buf, int n, int64_t point) {
   uint64_t d = 0;
   for (int i = 0; i < n && i < 19; ++i) d = d * 10 + static_cast<uint64_t>(buf[i] - '0');
   if (n <= 19 && d <= uint64_t{1} << 53 && exp >= -22 && exp <= 22) {
-    // Clinger's fast path: D and 10^|exp| are exact doubles, so one binary64 operation (SSE2,
-    // wasm; not x87) rounds correctly.
-    double scale = 1;
-    for (int i = 0; i < exp || i < -exp; ++i) scale *= 10;
-    return exp < 0 ? static_cast<double>(d) / scale : static_cast<double>(d) * scale;
+    return scale10(static_cast<double>(d), exp);  // Clinger's fast path
   }
   return correct_rounding(buf, n, exp);
 }
@@ -711,10 +714,7 @@ bool parse_json_number(std::string_view text, double& out) {
   const int64_t e = exp - fraction;
   if (digits <= 15 && e >= -22 && e <= 22) {
     // Clinger's fast path (mantissa < 10^15 < 2^53): one correctly rounded operation.
-    double scale = 1;
-    for (int64_t i = 0; i < e || i < -e; ++i) scale *= 10;
-    const double v =
-        e < 0 ? static_cast<double>(mantissa) / scale : static_cast<double>(mantissa) * scale;
+    const double v = scale10(static_cast<double>(mantissa), static_cast<int>(e));
     out = negative ? -v : v;
     return true;
   }
