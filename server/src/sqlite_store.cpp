@@ -790,24 +790,35 @@ class SqliteStore final : public Store {
         // nothing left to copy, the next transaction writes the WAL from its start and
         // journal_size_limit truncates the file. (The checkpointer cannot get there on its own
         // while the writer keeps committing, and a RESTART there blocked writes for up to 2 s.)
-        // SQLITE_BUSY (the checkpointer is running): the next batch tries again.
+        // While a pass of the checkpointer thread runs (it would make this one SQLITE_BUSY),
+        // the writer goes on committing and tries again after the next batch, unless the WAL is
+        // already half again over its limit: then it waits for that pass to end.
         const auto started = std::chrono::steady_clock::now();
-        const int rc = sqlite3_wal_checkpoint_v2(db.handle(), nullptr, SQLITE_CHECKPOINT_PASSIVE,
-                                                 nullptr, nullptr);
-        if (rc == SQLITE_OK && metrics_ != nullptr) {
-          metrics_->wal_reset_seconds.observe(
-              std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+        std::unique_lock<std::mutex> pass(checkpoint_pass_mu_, std::try_to_lock);
+        if (!pass.owns_lock() && wal_bytes() > options_.wal_limit_bytes / 2 * 3) pass.lock();
+        if (pass.owns_lock()) {
+          const int rc = sqlite3_wal_checkpoint_v2(db.handle(), nullptr, SQLITE_CHECKPOINT_PASSIVE,
+                                                   nullptr, nullptr);
+          pass.unlock();
+          if (rc == SQLITE_OK && metrics_ != nullptr) {
+            metrics_->wal_reset_seconds.observe(
+                std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+          }
         }
       } else if (wal_bytes() > 4 * options_.wal_limit_bytes) {
         // The checkpointer fell behind (a reader kept it from finishing, or the writes outran
-        // it): checkpoint here before taking more writes (back-pressure). SQLITE_BUSY comes at
-        // once while the checkpointer runs; retry for up to 10 s, then go on (counted as a store
-        // error) rather than stop writing.
+        // it): checkpoint here before taking more writes (back-pressure), after the checkpointer's
+        // pass if one runs. SQLITE_BUSY (another connection in the way): retry for up to 10 s,
+        // then go on (counted as a store error) rather than stop writing.
         auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(10);
         int rc = SQLITE_BUSY;
-        while ((rc = sqlite3_wal_checkpoint_v2(db.handle(), nullptr, SQLITE_CHECKPOINT_TRUNCATE,
-                                               nullptr, nullptr)) == SQLITE_BUSY &&
-               std::chrono::steady_clock::now() < give_up) {
+        for (;;) {
+          {
+            std::lock_guard<std::mutex> pass(checkpoint_pass_mu_);
+            rc = sqlite3_wal_checkpoint_v2(db.handle(), nullptr, SQLITE_CHECKPOINT_TRUNCATE,
+                                           nullptr, nullptr);
+          }
+          if (rc != SQLITE_BUSY || std::chrono::steady_clock::now() >= give_up) break;
           std::this_thread::sleep_for(std::chrono::milliseconds(5));
         }
         if (rc == SQLITE_OK) {
@@ -838,23 +849,34 @@ class SqliteStore final : public Store {
 
   void checkpoint_loop() {
     std::unique_lock<std::mutex> lock(mu_);
-    int64_t passed_at_pages = -1;  // the WAL's frames after the commit the last pass saw
+    int64_t seen_pages = -1;  // the WAL's frames after the latest commit, at the last look
     while (!closing_) {
-      // Every 50 ms; back to back (1 ms apart) while the WAL is near its limit and commits keep
-      // coming, so that the writer, when it finishes the checkpoint at the limit (write_loop),
-      // has only the last few commits left to copy. Measured at 50k events/s (bench/loadgen.cpp
-      // --timeline): the writer's pause every 64 MiB went from 8-16 ms to 1-4 ms.
-      const int64_t pages = wal_pages_.load();
-      const bool hurry = wal_bytes() > options_.wal_limit_bytes / 8 * 7 && pages != passed_at_pages;
+      // Every 50 ms; back to back (1 ms apart) while the WAL is within 1/8 under its limit and
+      // commits keep coming, so that the writer, when it finishes the checkpoint at the limit
+      // (write_loop), has only the last few commits left to copy. Measured at 50k events/s
+      // (bench/loadgen.cpp --timeline): the writer's pause every 64 MiB went from 8-16 ms to
+      // 1-6 ms.
+      const int64_t limit = options_.wal_limit_bytes;
+      const bool near = wal_bytes() > limit / 8 * 7 && wal_bytes() <= limit;
+      const bool hurry = near && wal_pages_.load() != seen_pages;
       ckpt_cv_.wait_for(lock, std::chrono::milliseconds(hurry ? 1 : 50));
-      passed_at_pages = wal_pages_.load();
       if (closing_) break;
+      const int64_t pages = wal_pages_.load();
+      const bool writing = pages != seen_pages;
+      seen_pages = pages;
+      // Over the limit while commits keep coming, finishing the checkpoint is the writer's: a
+      // pass here would hold the checkpoint lock it needs, and the WAL would grow meanwhile.
+      if (wal_bytes() > limit && writing) continue;
       lock.unlock();
       int log_frames = 0, done_frames = 0;
       // PASSIVE: copies what it can without waiting for anyone. Resetting the WAL past the
       // limit is the writer's (write_loop), between its transactions.
-      int rc = sqlite3_wal_checkpoint_v2(checkpoint_db_->handle(), nullptr,
-                                         SQLITE_CHECKPOINT_PASSIVE, &log_frames, &done_frames);
+      int rc;
+      {
+        std::lock_guard<std::mutex> pass(checkpoint_pass_mu_);
+        rc = sqlite3_wal_checkpoint_v2(checkpoint_db_->handle(), nullptr, SQLITE_CHECKPOINT_PASSIVE,
+                                       &log_frames, &done_frames);
+      }
       if (rc != SQLITE_OK && rc != SQLITE_BUSY && metrics_ != nullptr) {
         metrics_->store_errors.fetch_add(1);
       }
@@ -958,6 +980,9 @@ class SqliteStore final : public Store {
   std::mutex mu_;
   std::condition_variable cv_;       // the writer's
   std::condition_variable ckpt_cv_;  // the checkpointer's
+  // Held through every checkpoint pass, the checkpointer's and the writer's: the writer waits
+  // for a running pass instead of failing with SQLITE_BUSY.
+  std::mutex checkpoint_pass_mu_;
   std::deque<Job> jobs_;
   bool closing_ = false;
   std::mutex pool_mu_;
