@@ -3,7 +3,11 @@
 // segment: (a) the snippet alone (pages from pz-server), (b) through the edge worker (workerd in
 // front of the same pz-server). Measured and printed, never asserted.
 //
-//   node bench/page_bench.mjs [--runs N] [--json]        (env PZ_BENCH_RUNS; default 10)
+//   node bench/page_bench.mjs [--runs N] [--latency MS] [--json]   (env PZ_BENCH_RUNS; default 10)
+//
+// --latency MS: every request of the page takes MS more (CDP Network.emulateNetworkConditions,
+// set before each navigation; default 0, loopback as it is), to see what the round trips cost
+// on a real network: the HTML, pz.js, the wasm and the bundle's revalidation.
 //
 // Same stack as the e2e tests (tests/e2e/harness.mjs: pz-server on a free port with the demo
 // shop and bundle, workerd, Debian's /usr/bin/chromium headless). Builds nothing.
@@ -49,6 +53,12 @@ const ri = args.indexOf('--runs');
 const RUNS = Number(ri >= 0 ? args[ri + 1] : process.env.PZ_BENCH_RUNS || 10);
 if (!Number.isInteger(RUNS) || RUNS < 1 || RUNS > 200) {
   console.error('page_bench: --runs: a whole number 1..200');
+  process.exit(2);
+}
+const li = args.indexOf('--latency');
+const LATENCY = Number(li >= 0 ? args[li + 1] : 0);
+if (!Number.isFinite(LATENCY) || LATENCY < 0 || LATENCY > 2000) {
+  console.error('page_bench: --latency: ms of added latency per request, 0..2000');
   process.exit(2);
 }
 const SAMPLING_US = Number(process.env.PZ_BENCH_SAMPLING_US || 1000);
@@ -206,6 +216,14 @@ async function run(browser, base, state, name) {
     const page = await ctx.newPage();
     const cdp = await ctx.newCDPSession(page);
     await cdp.send('Network.enable');
+    if (LATENCY > 0) {
+      await cdp.send('Network.emulateNetworkConditions', {
+        offline: false,
+        latency: LATENCY,
+        downloadThroughput: -1,
+        uploadThroughput: -1,
+      });
+    }
     await cdp.send('Performance.enable');
     await page.goto('/healthz'); // the origin's renderer process, nothing of ours loaded
     return { ctx, page, cdp };
@@ -310,13 +328,18 @@ for (const [mode, rs] of Object.entries(results)) {
 }
 
 if (asJson) {
-  console.log(JSON.stringify({ machine, runs: RUNS, summary, results }, null, 2));
+  console.log(
+    JSON.stringify({ machine, runs: RUNS, latency_ms: LATENCY, summary, results }, null, 2),
+  );
 } else {
   const f = (v) => (v == null ? '–' : Number.isInteger(v) ? String(v) : v.toFixed(1));
   const w = Math.max(...COLS.map(([, l]) => l.length));
   const pad = (c, i) => c.padStart([11, 7, 9, 7][i]);
   const row = (label, cells) => console.log(`${label.padEnd(w)}  ${cells.map(pad).join(' ')}`);
-  console.log(`page_bench: ${RUNS} runs per mode, demo home page, high-intent visitor`);
+  console.log(
+    `page_bench: ${RUNS} runs per mode, demo home page, high-intent visitor` +
+      (LATENCY ? `, ${LATENCY} ms added to every request` : ''),
+  );
   const m = machine;
   console.log(`machine: ${m.cpu}, ${m.cores} cores; ${m.chromium}; node ${m.node}`);
   row('', ['snippet med', 'p90', 'edge med', 'p90']);

@@ -138,6 +138,60 @@ test('refresh(): 304, a network failure, an HTTP error and a rejected bundle all
   pg.win.close();
 });
 
+test('the bundle is requested beside the wasm, not after it: the wasm answers only once the bundle was asked for', async () => {
+  const WASM_URL = 'https://cdn.example/pz_core.wasm';
+  let bundleAsked;
+  const asked = new Promise((r) => (bundleAsked = r));
+  const serve = bundleRoute(variant('v1', 'Hero v1'), '"e1"');
+  const f = fakeFetch({
+    [URL_]: (req) => {
+      bundleAsked();
+      return serve(req);
+    },
+    // A runtime that fetched the bundle only once the core was ready would wait here forever.
+    [WASM_URL]: async () => {
+      await asked;
+      return new Response(WASM_BYTES, { headers: { 'Content-Type': 'application/wasm' } });
+    },
+  });
+  const pg = page(HERO);
+  const { pz } = runtime(pg, { wasm: undefined, wasmUrl: WASM_URL, bundleUrl: URL_, fetch: f });
+  let timer;
+  const late = new Promise((_, reject) => {
+    timer = setTimeout(() => reject(new Error('the bundle request waited for the wasm')), 10000);
+  });
+  await Promise.race([pz.flush(), late]);
+  clearTimeout(timer);
+  assert.deepEqual(
+    f.requests.map((r) => r.url),
+    [URL_, WASM_URL],
+  );
+  assert.equal(title(pg), 'Hero v1');
+  pg.win.close();
+});
+
+test('a 304 for a stored bundle that no longer loads asks again for the whole bundle', async () => {
+  // The stored record (from an earlier page) holds a bundle this core rejects, with its ETag.
+  const storage = memStorage({
+    'pz.b': JSON.stringify({ b: '{"version":"old","segmnets":[]}', e: '"e1"' }),
+  });
+  const f = fakeFetch({ [URL_]: bundleRoute(variant('v2', 'Hero v2'), '"e1"') });
+  const pg = page(HERO);
+  await captureWarnings(async () => {
+    const { pz } = runtime(pg, { storage, bundleUrl: URL_, fetch: f });
+    const errors = listen(pz, 'error');
+    await pz.flush();
+    assert.match(errors.join('\n'), /bundle rejected: segmnets: unknown field/);
+  });
+  assert.deepEqual(
+    f.requests.map((r) => r.headers['if-none-match']),
+    ['"e1"', undefined],
+    'first with the stored ETag (sent before the core was ready), then without',
+  );
+  assert.equal(title(pg), 'Hero v2');
+  pg.win.close();
+});
+
 test('an inline bundle works alone and is the fallback when bundleUrl fails; a rejected inline bundle is reported', async () => {
   const f = fakeFetch({});
   const pg = page(HERO);

@@ -254,11 +254,19 @@ export function createRuntime(options) {
       return false;
     }
   };
-  /** Fetches bundleUrl (If-None-Match); a failure or a rejected bundle keeps the current one. */
-  async function refresh() {
+  /** The bundle's request; If-None-Match with `tag`, the ETag of a bundle held. */
+  const getBundle = (tag) =>
+    o.fetch(o.bundleUrl, { headers: tag ? { 'If-None-Match': tag } : {} });
+  /**
+   * Fetches bundleUrl (If-None-Match); a failure or a rejected bundle keeps the current one.
+   * `sent`: the request start() made before the core was ready, {tag, res}.
+   */
+  async function refresh(sent) {
     if (!o.bundleUrl) return false;
     try {
-      const res = await o.fetch(o.bundleUrl, { headers: etag ? { 'If-None-Match': etag } : {} });
+      let res = await (sent ? sent.res : getBundle(etag));
+      // Asked with the stored bundle's ETag, which did not load after all: the whole bundle.
+      if (res.status === 304 && sent && sent.tag !== (etag || null)) res = await getBundle(etag);
       if (res.status === 304) return true;
       if (!res.ok) throw new Error('HTTP ' + res.status);
       let text, sig;
@@ -441,6 +449,15 @@ export function createRuntime(options) {
 
   // ---- start ----
   async function start() {
+    const cached = read(key + '.b');
+    // The bundle's request goes out now, beside the wasm's: the first decision waits for the
+    // slower of the two, not for one after the other.
+    let sent = null;
+    if (o.bundleUrl) {
+      const tag = (cached && cached.b && cached.e) || null;
+      sent = { tag, res: new Promise((r) => r(getBundle(tag))) };
+      sent.res.catch(() => {}); // a failure is reported by refresh(), once awaited there
+    }
     const core = await loadCore(o.wasm || o.fetch(o.wasmUrl));
     engine = core.engine();
     const saved = read(key);
@@ -456,7 +473,6 @@ export function createRuntime(options) {
       ids.a = edgeId;
       val(engine.setIds({ anonymous_id: ids.a }));
     } else newIds();
-    const cached = read(key + '.b');
     let ok =
       !!o.bundle &&
       (!vk || (await signed(o.bundle, o.bundleSignature, 'the inline bundle'))) &&
@@ -470,7 +486,7 @@ export function createRuntime(options) {
       ok = true;
       etag = cached.e;
     }
-    if (await refresh()) ok = true;
+    if (await refresh(sent)) ok = true;
     if (!ok) throw new Error('no bundle');
     // A stored state or a context the core rejects is reported and left out, never fatal.
     const soft = (r) => (r.ok ? r.value : report(r.error));
