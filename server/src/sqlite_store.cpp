@@ -980,8 +980,8 @@ class SqliteStore final : public Store {
   std::mutex mu_;
   std::condition_variable cv_;       // the writer's
   std::condition_variable ckpt_cv_;  // the checkpointer's
-  // Held through every checkpoint pass, the checkpointer's and the writer's: the writer waits
-  // for a running pass instead of failing with SQLITE_BUSY.
+  // Held through every checkpoint pass, the checkpointer's and the writer's, so that the two
+  // never meet as SQLITE_BUSY: the writer sees a running pass and goes on or waits (write_loop).
   std::mutex checkpoint_pass_mu_;
   std::deque<Job> jobs_;
   bool closing_ = false;
