@@ -164,7 +164,7 @@ test('the bundle is requested beside the wasm, not after it: the wasm answers on
   clearTimeout(timer);
   assert.deepEqual(
     f.requests.map((r) => r.url),
-    [URL_, WASM_URL],
+    [WASM_URL, URL_],
   );
   assert.equal(title(pg), 'Hero v1');
   pg.win.close();

@@ -449,16 +449,21 @@ export function createRuntime(options) {
 
   // ---- start ----
   async function start() {
+    const loading = loadCore(o.wasm || o.fetch(o.wasmUrl));
+    loading.catch(() => {}); // awaited below
+    // The stored bundle, verified first when bundles are signed: only then is its ETag sent.
     const cached = read(key + '.b');
+    const stored =
+      !!(cached && cached.b) && (!vk || (await signed(cached.b, cached.s, 'the stored bundle')));
     // The bundle's request goes out now, beside the wasm's: the first decision waits for the
     // slower of the two, not for one after the other.
     let sent = null;
     if (o.bundleUrl) {
-      const tag = (cached && cached.b && cached.e) || null;
+      const tag = (stored && cached.e) || null;
       sent = { tag, res: new Promise((r) => r(getBundle(tag))) };
       sent.res.catch(() => {}); // a failure is reported by refresh(), once awaited there
     }
-    const core = await loadCore(o.wasm || o.fetch(o.wasmUrl));
+    const core = await loading;
     engine = core.engine();
     const saved = read(key);
     const edgeId = cookieId();
@@ -477,12 +482,7 @@ export function createRuntime(options) {
       !!o.bundle &&
       (!vk || (await signed(o.bundle, o.bundleSignature, 'the inline bundle'))) &&
       load(o.bundle, o.bundleSignature);
-    if (
-      cached &&
-      cached.b &&
-      (!vk || (await signed(cached.b, cached.s, 'the stored bundle'))) &&
-      load(cached.b, cached.s)
-    ) {
+    if (stored && load(cached.b, cached.s)) {
       ok = true;
       etag = cached.e;
     }
