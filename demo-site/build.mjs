@@ -93,7 +93,14 @@ const copy = (from, to) => {
 copy(SITE, OUT);
 const RUNTIME = path.join(OUT, 'assets', 'pz');
 fs.mkdirSync(RUNTIME, { recursive: true });
-for (const f of ['pz.js', 'pz_core.wasm']) fs.copyFileSync(need(f), path.join(RUNTIME, f));
+for (const f of ['pz.js', 'pz_core.wasm']) {
+  fs.copyFileSync(need(f), path.join(RUNTIME, f));
+  // The precompressed copies scripts/build-js.mjs writes, which pz-server --static sends.
+  for (const ext of ['.br', '.gz']) {
+    const src = path.join(JS_DIST, f + ext);
+    if (fs.existsSync(src)) fs.copyFileSync(src, path.join(RUNTIME, f + ext));
+  }
+}
 
 const rel = path.relative(process.cwd(), OUT) || '.';
 console.log(`demo-site/build: ${pages} pages stamped, ${files} assets and the runtime in ${rel}/`);

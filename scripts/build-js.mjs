@@ -6,9 +6,13 @@
 //   pz_core.wasm      the core, copied from env PZ_WASM or build-wasm/pz_core.wasm
 //   pz_core_speed.wasm  the -O2 build for long-running node hosts, copied from env PZ_WASM_SPEED
 //                     or build-wasm/pz_core_speed.wasm when it exists (the browser never loads it)
+//   *.br, *.gz        pz.js, pz.mjs and pz_core.wasm precompressed (brotli -11, gzip -9), for a
+//                     server that sends them to clients that take the encoding (pz-server
+//                     --static does)
 // Usage: node scripts/build-js.mjs   (no network; prints the sizes it wrote)
 import fs from 'node:fs';
 import path from 'node:path';
+import zlib from 'node:zlib';
 import { fileURLToPath } from 'node:url';
 import * as esbuild from 'esbuild';
 
@@ -71,6 +75,22 @@ if (fs.existsSync(WASM_SPEED)) {
   console.log(`build-js: js/dist/pz_core_speed.wasm ${fs.statSync(WASM_SPEED).size} bytes`);
 } else {
   fs.rmSync(speedDist, { force: true }); // never a stale one beside a fresh pz_core.wasm
+}
+
+// Precompressed copies beside the files a page loads; stale ones never outlive their file.
+for (const f of ['pz.js', 'pz.mjs', 'pz_core.wasm']) {
+  const file = path.join(DIST, f);
+  for (const ext of ['.br', '.gz']) fs.rmSync(file + ext, { force: true });
+  if (!fs.existsSync(file)) continue;
+  const bytes = fs.readFileSync(file);
+  const br = zlib.brotliCompressSync(bytes, {
+    params: {
+      [zlib.constants.BROTLI_PARAM_QUALITY]: 11,
+      [zlib.constants.BROTLI_PARAM_SIZE_HINT]: bytes.length,
+    },
+  });
+  fs.writeFileSync(file + '.br', br);
+  fs.writeFileSync(file + '.gz', zlib.gzipSync(bytes, { level: 9 }));
 }
 
 const size = (f) => fs.statSync(path.join(DIST, f)).size;

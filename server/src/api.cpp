@@ -342,6 +342,38 @@ JsonParser& thread_parser() {
   return parser;
 }
 
+// Whether an Accept-Encoding header value takes `coding` ("br", "gzip"): listed by name with a
+// q-value above 0 (or none), case-insensitively. "*" is not taken as either: a client that
+// names no coding gets the file as it is.
+bool accepts_encoding(std::string_view header, std::string_view coding) {
+  auto lower = [](char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c + 32) : c; };
+  auto trim = [](std::string_view v) {
+    while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) v.remove_prefix(1);
+    while (!v.empty() && (v.back() == ' ' || v.back() == '\t')) v.remove_suffix(1);
+    return v;
+  };
+  while (!header.empty()) {
+    const size_t comma = header.find(',');
+    std::string_view item = header.substr(0, comma);
+    header = comma == std::string_view::npos ? std::string_view() : header.substr(comma + 1);
+    const size_t semi = item.find(';');
+    const std::string_view name = trim(item.substr(0, semi));
+    if (name.size() != coding.size()) continue;
+    bool same = true;
+    for (size_t i = 0; i < name.size(); ++i) same = same && lower(name[i]) == coding[i];
+    if (!same) continue;
+    if (semi == std::string_view::npos) return true;
+    std::string_view q = trim(item.substr(semi + 1));
+    if (q.size() < 2 || lower(q[0]) != 'q' || q[1] != '=') return true;
+    q = trim(q.substr(2));
+    // q=0, 0.0, 0.00, 0.000: refused; anything else is a preference above 0.
+    bool zero = !q.empty() && q[0] == '0';
+    for (size_t i = 1; zero && i < q.size(); ++i) zero = q[i] == '.' || q[i] == '0';
+    return !zero;
+  }
+  return false;
+}
+
 std::string content_type_of(const std::string& path) {
   static const std::pair<const char*, const char*> kTypes[] = {
       {".html", "text/html; charset=utf-8"},
@@ -1220,19 +1252,36 @@ void Api::serve_static(const CallPtr& call) {
     if (file.back() != '/') file += '/';
     file += "index.html";
   }
-  if (::stat(file.c_str(), &st) != 0 || !S_ISREG(st.st_mode) || st.st_size > (64 << 20)) {
-    return call->fail(404, "no such file");
+  auto regular = [&st](const std::string& f) {
+    return ::stat(f.c_str(), &st) == 0 && S_ISREG(st.st_mode) && st.st_size <= (64 << 20);
+  };
+  if (!regular(file)) return call->fail(404, "no such file");
+  // A precompressed copy beside the file (FILE.br, FILE.gz, as scripts/build-js.mjs writes for
+  // the runtime and the wasm) goes out instead when the client takes that encoding.
+  Response r;
+  r.content_type = content_type_of(file);
+  std::string served = file;
+  bool has_encoded = false;
+  for (const char* encoding : {"br", "gzip"}) {
+    const std::string sibling = file + (encoding[0] == 'b' ? ".br" : ".gz");
+    if (!regular(sibling)) continue;
+    has_encoded = true;
+    if (served == file && accepts_encoding(call->req.accept_encoding, encoding)) {
+      served = sibling;
+      r.headers.emplace_back("Content-Encoding", encoding);
+    }
   }
-  std::ifstream in(file, std::ios::binary);
+  if (has_encoded) r.headers.emplace_back("Vary", "Accept-Encoding");
+  std::ifstream in(served, std::ios::binary);
   if (!in) return call->fail(404, "no such file");
   std::stringstream data;
   data << in.rdbuf();
-  // Revalidated on every use (no-cache) against a strong ETag: an unchanged file costs a 304.
-  Response r;
-  r.content_type = content_type_of(file);
+  // Revalidated on every use (no-cache) against a strong ETag (one per encoding): an unchanged
+  // file costs a 304.
   r.body = data.str();
   const std::string etag = etag_of(r.body);
-  r.headers = {{"Cache-Control", "no-cache"}, {"ETag", etag}};
+  r.headers.emplace_back("Cache-Control", "no-cache");
+  r.headers.emplace_back("ETag", etag);
   if (etag_matches(call->req.if_none_match, etag)) {
     r.status = 304;
     r.body.clear();

@@ -26,7 +26,7 @@ struct Request {
   std::string method;  // "GET", "POST", ...
   std::string path;    // without the query
   std::string query;   // after '?', "" when none
-  std::string authorization, origin, if_none_match;
+  std::string authorization, origin, if_none_match, accept_encoding;
   std::string signature;  // Pz-Signature (PUT /v1/bundle)
   std::string body;
   std::string remote;  // the client's address ("" when unknown: not rate-limited by address)

@@ -31,6 +31,7 @@ Request to_request(HttpRequest& msg) {
   req.authorization = std::string(msg[http::field::authorization]);
   req.origin = std::string(msg[http::field::origin]);
   req.if_none_match = std::string(msg[http::field::if_none_match]);
+  req.accept_encoding = std::string(msg[http::field::accept_encoding]);
   req.signature = std::string(msg["Pz-Signature"]);
   req.body = std::move(msg.body());
   return req;

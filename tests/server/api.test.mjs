@@ -10,6 +10,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
+import zlib from 'node:zlib';
 import { execFileSync } from 'node:child_process';
 import { DEMO_BUNDLE, T0, call, parseMetrics, startServer, tempDir } from './harness.mjs';
 import { PZ_WASM } from '../js/harness.mjs';
@@ -1321,6 +1322,68 @@ describe('static files (--static)', () => {
     // The API is still the API.
     assertError(await call(s, 'GET', '/v1/nope', { key: PK }), 404, 'not_found');
     assert.equal((await call(s, 'GET', '/v1/bundle', { key: PK })).status, 200);
+  });
+
+  test('a precompressed FILE.br or FILE.gz goes out to clients that take it, with Vary', async () => {
+    const www = path.join(root, 'www');
+    const text = 'export const big = "' + 'pz'.repeat(2000) + '";';
+    fs.writeFileSync(path.join(www, 'big.js'), text);
+    fs.writeFileSync(path.join(www, 'big.js.br'), zlib.brotliCompressSync(Buffer.from(text)));
+    fs.writeFileSync(path.join(www, 'big.js.gz'), zlib.gzipSync(Buffer.from(text)));
+    fs.writeFileSync(path.join(www, 'only.js'), text);
+    fs.writeFileSync(path.join(www, 'only.js.gz'), zlib.gzipSync(Buffer.from(text)));
+    try {
+      // fetch decodes what it is sent: the text is the file's either way.
+      const get = async (p, ae) => {
+        const r = await s.fetch(p, ae == null ? {} : { headers: { 'accept-encoding': ae } });
+        return {
+          status: r.status,
+          encoding: r.headers.get('content-encoding'),
+          vary: r.headers.get('vary'),
+          type: r.headers.get('content-type'),
+          etag: r.headers.get('etag'),
+          text: await r.text(),
+        };
+      };
+      const cases = [
+        ['br', 'br'],
+        ['gzip, deflate, br', 'br'],
+        ['gzip', 'gzip'],
+        ['BR;q=0.5, gzip;q=1', 'br'], // either is fine; br is preferred when both are taken
+        ['br;q=0, gzip', 'gzip'],
+        ['br;q=0.000, gzip;q=0', null],
+        ['identity', null],
+        ['*', null],
+        ['', null],
+      ];
+      for (const [ae, want] of cases) {
+        const r = await get('/big.js', ae);
+        assert.equal(r.status, 200, ae);
+        assert.equal(r.encoding, want, `accept-encoding "${ae}"`);
+        assert.equal(r.vary, 'Accept-Encoding', ae);
+        assert.match(r.type, /^text\/javascript/, ae);
+        assert.equal(r.text, text, ae);
+      }
+      assert.equal((await get('/only.js', 'br')).encoding, null, 'no .br: the file as it is');
+      assert.equal((await get('/only.js', 'br, gzip')).encoding, 'gzip');
+      assert.equal((await get('/app.js', 'br, gzip')).vary, null, 'no copies: no Vary');
+      // One ETag per encoding, each revalidated on its own.
+      const br = await get('/big.js', 'br');
+      const plain = await get('/big.js', 'identity');
+      assert.notEqual(br.etag, plain.etag);
+      const again = await s.fetch('/big.js', {
+        headers: { 'accept-encoding': 'br', 'if-none-match': br.etag },
+      });
+      assert.equal(again.status, 304);
+      // The copies are files too, asked for by name.
+      const raw = await s.fetch('/big.js.br', { headers: { 'accept-encoding': 'identity' } });
+      assert.equal(raw.status, 200);
+      assert.equal(raw.headers.get('content-encoding'), null);
+    } finally {
+      for (const f of ['big.js', 'big.js.br', 'big.js.gz', 'only.js', 'only.js.gz']) {
+        fs.rmSync(path.join(www, f), { force: true });
+      }
+    }
   });
 
   test('paths never leave the directory (.., %2e%2e, encoded slashes)', async () => {
