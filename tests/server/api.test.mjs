@@ -190,6 +190,31 @@ describe('demo site: endpoints, validation, limits', () => {
   const sync = (body, key = PK) => call(s, 'POST', '/v1/sync', { key, body });
   const getProfile = (id) => call(s, 'GET', '/v1/profiles/' + encodeURIComponent(id), { key: SK });
 
+  // Regression (fuzz_http): with "*" the server echoed any Origin text, and an 8 KB one made a
+  // preflight answer that clients refuse to parse. "*" allows any origin, not any text.
+  test('CORS with "*": a real origin is echoed; a text that cannot be an origin is 403', async () => {
+    const preflight = (origin) =>
+      call(s, 'OPTIONS', '/v1/collect', {
+        headers: { origin, 'access-control-request-method': 'POST' },
+      });
+    for (const origin of ['https://shop.example', 'http://127.0.0.1:8080', 'null']) {
+      const r = await preflight(origin);
+      assert.equal(r.status, 204, origin);
+      assert.equal(r.headers.get('access-control-allow-origin'), origin);
+    }
+    for (const origin of [
+      'https://evil.example' + 'a'.repeat(8000),
+      'https://shop.example/path',
+      'shop.example',
+      'https://',
+      'https://shop example',
+    ]) {
+      const r = await preflight(origin);
+      assertError(r, 403, 'forbidden');
+      assert.equal(r.headers.get('access-control-allow-origin'), null, origin.slice(0, 40));
+    }
+  });
+
   test('/healthz answers {"status":"ok"} without a key', async () => {
     const r = await call(s, 'GET', '/healthz');
     assert.equal(r.status, 200);
