@@ -1262,13 +1262,14 @@ void Api::serve_static(const CallPtr& call) {
   r.content_type = content_type_of(file);
   std::string served = file;
   bool has_encoded = false;
-  for (const char* encoding : {"br", "gzip"}) {
-    const std::string sibling = file + (encoding[0] == 'b' ? ".br" : ".gz");
+  static const std::pair<const char*, const char*> kEncoded[] = {{"br", ".br"}, {"gzip", ".gz"}};
+  for (const auto& [coding, ext] : kEncoded) {
+    const std::string sibling = file + ext;
     if (!regular(sibling)) continue;
     has_encoded = true;
-    if (served == file && accepts_encoding(call->req.accept_encoding, encoding)) {
+    if (served == file && accepts_encoding(call->req.accept_encoding, coding)) {
       served = sibling;
-      r.headers.emplace_back("Content-Encoding", encoding);
+      r.headers.emplace_back("Content-Encoding", coding);
     }
   }
   if (has_encoded) r.headers.emplace_back("Vary", "Accept-Encoding");
