@@ -28,9 +28,9 @@ export const decoder = new TextDecoder();
 // The envelope of an ingest or evaluate that changed no segment: the common case (most events
 // move no membership), answered without decoding and parsing it.
 const UNCHANGED = encoder.encode('{"ok":true,"value":{"entered":[],"exited":[]}}');
-const isUnchanged = (out) => {
-  if (out.length !== UNCHANGED.length) return false;
-  for (let i = 0; i < out.length; i++) if (out[i] !== UNCHANGED[i]) return false;
+const isUnchanged = (mem, at, len) => {
+  if (len !== UNCHANGED.length) return false;
+  for (let i = 0; i < len; i++) if (mem[at + i] !== UNCHANGED[i]) return false;
   return true;
 };
 
@@ -104,6 +104,8 @@ export class Core {
     this.scratchSize = 0;
     this.u8 = new Uint8Array(x.memory.buffer); // the memory; renewed when it grows
     this.scratchView = null; // the input buffer's bytes
+    this.outAt = 0; // the last call's result: its offset and length in the memory
+    this.outLen = 0;
   }
 
   /** The memory's bytes (a view made stale by memory growth is detached: length 0). */
@@ -117,12 +119,20 @@ export class Core {
 
   /** Writes a and b (strings or bytes) into the module, runs pz_call, returns [rc, bytes]. */
   callRaw(handle, op, a = '', b = '', num = 0) {
+    const rc = this.invoke(handle, op, a, b, num);
+    return [rc, this.u8.subarray(this.outAt, this.outAt + this.outLen)];
+  }
+
+  /**
+   * callRaw without the result view: returns rc and leaves the result's place in this.outAt /
+   * this.outLen (valid until the next call), for the hot paths that look at a few bytes of it.
+   */
+  invoke(handle, op, a, b, num) {
     const x = this.x;
     // Strings are encoded straight into the module's memory (encodeInto): no copy in between.
     // A UTF-16 code unit takes at most 3 bytes of UTF-8.
-    const aMax = typeof a === 'string' ? a.length * 3 : a.length;
-    const bMax = typeof b === 'string' ? b.length * 3 : b.length;
-    const need = aMax + bMax;
+    const need = (typeof a === 'string' ? a.length * 3 : a.length) +
+      (typeof b === 'string' ? b.length * 3 : b.length);
     if (need > this.scratchSize) {
       if (this.scratch) x.pz_free(this.scratch);
       const size = Math.max(need, 4096, this.scratchSize * 2);
@@ -134,18 +144,21 @@ export class Core {
       this.scratchSize = size;
       this.scratchView = null;
     }
-    const mem = this.bytes();
-    const view = (this.scratchView ??= mem.subarray(this.scratch, this.scratch + this.scratchSize));
-    const put = (v, at) => {
-      if (typeof v !== 'string') return view.set(v, at), v.length;
-      return v.length && encoder.encodeInto(v, at ? view.subarray(at) : view).written;
-    };
+    // The input buffer's bytes. A view made stale by memory growth in any call since is
+    // detached (length 0): made again.
+    let view = this.scratchView;
+    if (!view?.length) {
+      view = this.scratchView = this.bytes().subarray(this.scratch, this.scratch + this.scratchSize);
+    }
+    const put = (v, at) => typeof v !== 'string' ? (view.set(v, at), v.length)
+      : v.length && encoder.encodeInto(v, at ? view.subarray(at) : view).written;
     const aLen = put(a, 0);
     const bLen = put(b, aLen);
     const rc = x.pz_call(handle, op, this.scratch, aLen, this.scratch + aLen, bLen, num);
-    const at = x.pz_result_ptr();
-    const out = this.bytes().subarray(at, at + x.pz_result_len());
-    return [rc, out];
+    this.outAt = x.pz_result_ptr();
+    this.outLen = x.pz_result_len();
+    this.bytes(); // pz_call may have grown the memory
+    return rc;
   }
 
   /** Runs an engine op and returns its envelope {ok: true, value} | {ok: false, error}. */
@@ -178,8 +191,12 @@ export class Engine {
 
   /** _call for the ops that answer {entered, exited}. */
   _changes(op, input, now = 0) {
-    const [, out] = this.core.callRaw(this.handle, op, input, '', now);
-    if (isUnchanged(out)) return { ok: true, value: { entered: [], exited: [] } };
+    const core = this.core;
+    core.invoke(this.handle, op, input, '', now);
+    if (isUnchanged(core.u8, core.outAt, core.outLen)) {
+      return { ok: true, value: { entered: [], exited: [] } };
+    }
+    const out = core.u8.subarray(core.outAt, core.outAt + core.outLen);
     const value = readChanges(out);
     if (value !== null) return { ok: true, value };
     return JSON.parse(decoder.decode(out));

@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { Core, PzError, loadCore, readChanges } from '../../js/src/host.mjs';
+import { Core, Op, PzError, Rc, loadCore, readChanges } from '../../js/src/host.mjs';
 import { evalLine } from '../../js/src/cli.mjs';
 import { PZ_WASM, ROOT } from './harness.mjs';
 
@@ -190,6 +190,15 @@ test('large inputs grow the memory, and the scratch buffer is reused', async () 
   // The host's cached views of the memory were made before it grew: answers still read right.
   assert.deepEqual(e.ingest({ type: 'stop', t: T + 1 }).value, { entered: [], exited: ['go'] });
   assert.deepEqual(e.ingest({ type: 'go', t: T + 2 }).value, { entered: ['go'], exited: [] });
+  // Memory grown outside pz_call (any export may malloc): the cached input view is detached and
+  // must be made again, not written into (a detached view takes 0 bytes: the core would read an
+  // empty event).
+  core.x.memory.grow(1);
+  assert.deepEqual(e.ingest({ type: 'stop', t: T + 3 }).value, { entered: [], exited: ['go'] });
+  core.x.memory.grow(1);
+  assert.deepEqual(core.callRaw(e.handle, Op.INGEST, JSON.stringify({ type: 'go', t: T + 4 }))[0],
+    Rc.OK);
+  assert.deepEqual(e.segments().value, ['go']);
 });
 
 test('the changes envelope is read as JSON.parse reads it, or left to JSON.parse', () => {
