@@ -6,7 +6,9 @@
  * 2. With ?pz_debug=1 (remembered for the tab's session; ?pz_debug=0 turns it off) every
  *    segment change, decision, consent state and error is recorded from the very start for the
  *    debug panel (assets/debug.js).
- * 3. init: same origin as pz-server, which serves the pages, the bundle and the API. */
+ * 3. init: same origin as pz-server, which serves the pages, the bundle and the API. The wasm and
+ *    the bundle are requested here, while pz.js is still loading (a round trip sooner on a cold
+ *    page): the runtime takes the responses (wasm, bundleResponse). */
 (function (w) {
   var m = document.cookie.match(/(?:^|;\s*)pz_consent=([^;]*)/);
   if (m) {
@@ -34,11 +36,23 @@
       });
     });
   }
+  var bundleUrl = '/v1/bundle?key=pk_demo';
+  var wasmUrl = '/assets/pz/pz_core.wasm';
+  // A failed request is the runtime's to report once it loads: handled here, so that the
+  // browser does not log an unhandled rejection before then.
+  var early = function (url) {
+    if (typeof w.fetch !== 'function') return undefined;
+    var r = w.fetch(url);
+    r['catch'](function () {});
+    return r;
+  };
   pz('init', {
-    bundleUrl: '/v1/bundle?key=pk_demo',
+    bundleUrl: bundleUrl,
+    bundleResponse: early(bundleUrl),
     endpoint: location.origin,
     writeKey: 'pk_demo',
     why: debug,
-    wasmUrl: '/assets/pz/pz_core.wasm',
+    wasm: early(wasmUrl),
+    wasmUrl: wasmUrl,
   });
 })(window);

@@ -175,8 +175,21 @@ export interface PzOptions {
   bundleSignature?: string;
   /** The wasm core's URL (default in pz.js: pz_core.wasm next to the script). */
   wasmUrl?: string;
-  /** The wasm core itself: bytes or a compiled module (edge runtimes). */
-  wasm?: ArrayBuffer | ArrayBufferView | WebAssembly.Module;
+  /**
+   * The wasm core itself: bytes, a compiled module (edge runtimes), or the response of a request
+   * the page made itself. `wasm: fetch('/pz_core.wasm')` in the inline init call starts the
+   * download while pz.js is still loading (compiled as it streams in when served as
+   * application/wasm).
+   */
+  wasm?: ArrayBuffer | ArrayBufferView | WebAssembly.Module | Response | Promise<Response>;
+  /**
+   * The response of a plain GET of bundleUrl that the page made itself, used instead of the
+   * runtime's first request: `bundleResponse: fetch(bundleUrl)` in the inline init call starts
+   * it while pz.js is still loading. It carries no If-None-Match, so the whole bundle comes back
+   * (from the HTTP cache when the server answers 304 to the browser); one with the ETag of the
+   * stored bundle is not loaded again. Needs bundleUrl, which later refreshes use.
+   */
+  bundleResponse?: Response | Promise<Response>;
   /** The clock, ms since the epoch (default Date.now). */
   now?: () => number;
   /** fetch (default window.fetch). */

@@ -9,6 +9,8 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import * as h from './harness.mjs';
+import fs from 'node:fs';
+import { DEMO_BUNDLE_FILE } from '../server/harness.mjs';
 import { recorder } from './recorder.mjs';
 
 let stack, browser;
@@ -105,6 +107,35 @@ test('snippet alone: the slot is hidden until decided, never the default and the
     assert.deepEqual(texts(bar), [h.TEXT.barHighIntent]);
     report(t, rec);
     assert.equal(shiftTotal(rec, true), 0, 'no layout shift from slots');
+  } finally {
+    await v.close();
+  }
+});
+
+// The demo's inline init asks for the wasm and the bundle itself (wasm: fetch(...),
+// bundleResponse: fetch(...)), so both are on the way while pz.js still loads, and the runtime
+// uses those responses instead of asking again. pz.js is held back here: whatever was asked for
+// before it arrived was asked for by the page.
+test('the page asks for the wasm and the bundle while pz.js loads, and nothing asks again', async () => {
+  const v = await h.visitor(browser, stack.serverUrl);
+  try {
+    const ours = (from) =>
+      v.requests
+        .slice(from)
+        .map((r) => new URL(r.url).pathname)
+        .filter((p) => p === '/assets/pz/pz_core.wasm' || p === '/v1/bundle');
+    let beforeRuntime = null;
+    await v.page.route('**/assets/pz/pz.js', async (route) => {
+      await h.sleep(500);
+      beforeRuntime = ours(0).sort();
+      await route.continue();
+    });
+    await v.page.goto('/?early=1');
+    await h.pzReady(v.page);
+    assert.deepEqual(beforeRuntime, ['/assets/pz/pz_core.wasm', '/v1/bundle']);
+    assert.deepEqual(ours(0).sort(), ['/assets/pz/pz_core.wasm', '/v1/bundle'], 'once each');
+    const version = JSON.parse(fs.readFileSync(DEMO_BUNDLE_FILE, 'utf8')).version;
+    assert.equal((await h.profile(v.page)).bundle, version, 'the runtime runs on that bundle');
   } finally {
     await v.close();
   }

@@ -170,6 +170,57 @@ test('the bundle is requested beside the wasm, not after it: the wasm answers on
   pg.win.close();
 });
 
+test('bundleResponse: an early request for bundleUrl made by the page is used, and a whole bundle with the held ETag is not loaded again', async () => {
+  const storage = memStorage();
+  const f = fakeFetch({ [URL_]: bundleRoute(variant('v1', 'Hero v1'), '"e1"') });
+  // Cold: nothing stored. The page asked before pz.js loaded; the runtime asks nothing more.
+  const pg1 = page(HERO);
+  const a = runtime(pg1, { storage, bundleUrl: URL_, fetch: f, bundleResponse: f(URL_) });
+  a.pz.consent({ personalization: true });
+  await a.pz.flush();
+  assert.equal(f.requests.length, 1);
+  assert.equal(title(pg1), 'Hero v1');
+  assert.equal(JSON.parse(storage.getItem('pz.b')).e, '"e1"');
+  pg1.win.close();
+
+  // Warm: the early request has no If-None-Match, so the whole bundle comes back. With the ETag
+  // of the stored bundle it is that bundle: not loaded again. (This route answers other bytes
+  // under the same ETag, which a server never does, to see that they are not loaded.)
+  f.routes[URL_] = bundleRoute(variant('v9', 'Hero v9'), '"e1"');
+  const pg2 = page(HERO);
+  const b = runtime(pg2, { storage, bundleUrl: URL_, fetch: f, bundleResponse: f(URL_) });
+  await b.pz.flush();
+  assert.equal(f.requests.length, 2);
+  assert.equal(title(pg2), 'Hero v1', 'the stored bundle, not the body sent under its ETag');
+  pg2.win.close();
+
+  // A new ETag is a new bundle: loaded and stored.
+  f.routes[URL_] = bundleRoute(variant('v2', 'Hero v2'), '"e2"');
+  const pg3 = page(HERO);
+  const c = runtime(pg3, { storage, bundleUrl: URL_, fetch: f, bundleResponse: f(URL_) });
+  await c.pz.flush();
+  assert.equal(f.requests.length, 3);
+  assert.equal(title(pg3), 'Hero v2');
+  assert.equal(JSON.parse(storage.getItem('pz.b')).e, '"e2"');
+  pg3.win.close();
+
+  // The early request failed: reported, and the stored bundle decides.
+  const pg4 = page(HERO);
+  await captureWarnings(async () => {
+    const d = runtime(pg4, {
+      storage,
+      bundleUrl: URL_,
+      fetch: f,
+      bundleResponse: Promise.reject(new TypeError('Failed to fetch')),
+    });
+    const errors = listen(d.pz, 'error');
+    await d.pz.flush();
+    assert.match(errors.join('\n'), /bundle fetch failed: Failed to fetch/);
+  });
+  assert.equal(title(pg4), 'Hero v2');
+  pg4.win.close();
+});
+
 test('a 304 for a stored bundle that no longer loads asks again for the whole bundle', async () => {
   // The stored record (from an earlier page) holds a bundle this core rejects, with its ETag.
   const storage = memStorage({
@@ -222,7 +273,7 @@ test('an inline bundle works alone and is the fallback when bundleUrl fails; a r
   pg2.win.close();
 });
 
-test('the wasm loads from bytes, from a Module, and from wasmUrl (Response, streamed)', async () => {
+test('the wasm loads from bytes, from a Module, from wasmUrl and from a response the page asked for (streamed)', async () => {
   const f = fakeFetch({
     'https://cdn.example/pz_core.wasm': () =>
       new Response(WASM_BYTES, { headers: { 'Content-Type': 'application/wasm' } }),
@@ -236,6 +287,8 @@ test('the wasm loads from bytes, from a Module, and from wasmUrl (Response, stre
       ),
     },
     { wasm: undefined, wasmUrl: 'https://cdn.example/pz_core.wasm', fetch: f },
+    // The page's own early request (init's wasm: fetch(url), made before pz.js loaded).
+    { wasm: f('https://cdn.example/pz_core.wasm') },
   ]) {
     const pg = page(HERO);
     const { pz } = runtime(pg, opts);
@@ -243,5 +296,5 @@ test('the wasm loads from bytes, from a Module, and from wasmUrl (Response, stre
     assert.equal(title(pg), 'Welcome', JSON.stringify(Object.keys(opts)));
     pg.win.close();
   }
-  assert.equal(f.requests.length, 1);
+  assert.equal(f.requests.length, 2);
 });

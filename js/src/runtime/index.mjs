@@ -269,6 +269,8 @@ export function createRuntime(options) {
       if (res.status === 304 && sent && sent.tag !== (etag || null)) res = await getBundle(etag);
       if (res.status === 304) return true;
       if (!res.ok) throw new Error('HTTP ' + res.status);
+      // The bundle held, sent whole (asked without its ETag: init's bundleResponse): kept as is.
+      if (etag && res.headers.get('ETag') === etag) return true;
       let text, sig;
       if (vk) {
         // The signature covers the bytes as served: they are checked, then decoded unchanged.
@@ -457,10 +459,13 @@ export function createRuntime(options) {
       !!(cached && cached.b) && (!vk || (await signed(cached.b, cached.s, 'the stored bundle')));
     // The bundle's request goes out now, beside the wasm's: the first decision waits for the
     // slower of the two, not for one after the other.
+    // Or it went out before pz.js loaded: the page's own request for bundleUrl (bundleResponse).
     let sent = null;
     if (o.bundleUrl) {
       const tag = (stored && cached.e) || null;
-      sent = { tag, res: new Promise((r) => r(getBundle(tag))) };
+      sent = o.bundleResponse
+        ? { tag: null, res: Promise.resolve(o.bundleResponse) }
+        : { tag, res: new Promise((r) => r(getBundle(tag))) };
       sent.res.catch(() => {}); // a failure is reported by refresh(), once awaited there
     }
     const core = await loading;
