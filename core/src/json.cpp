@@ -35,12 +35,35 @@ const char* code_name(Code code) {
 
 struct JsonParser::Impl {
   od::parser parser;
-  std::string buffer;  // input copy with SIMDJSON_PADDING bytes of slack
+  // The input copy with SIMDJSON_PADDING zero bytes after it; grows, never shrinks. (A
+  // std::string's assign + append(n, '\0') cost ~280 instructions a parse: more than the copy.)
+  std::unique_ptr<char[]> buffer;
+  size_t capacity = 0;
+  const char* copy(std::string_view text) {
+    const size_t need = text.size() + simdjson::SIMDJSON_PADDING;
+    if (need > capacity) {
+      capacity = need < 512 ? 512 : need + need / 2;
+      buffer.reset(new char[capacity]);
+    }
+    if (!text.empty()) std::memcpy(buffer.get(), text.data(), text.size());
+    std::memset(buffer.get() + text.size(), 0, simdjson::SIMDJSON_PADDING);
+    return buffer.get();
+  }
 };
 
 namespace {
 
 constexpr int kMaxDepth = 512;
+
+// Bytes a key may hold as they are: not '"', not '\\', not a control character (< 0x20).
+struct PlainKeyBytes {
+  bool byte[256];
+  constexpr PlainKeyBytes() : byte() {
+    for (int c = 0x20; c < 256; ++c) byte[c] = c != '"' && c != '\\';
+  }
+  constexpr bool operator[](unsigned char c) const { return byte[c]; }
+};
+constexpr PlainKeyBytes kPlainKeyByte;
 
 // JSON string unescaping that keeps lone UTF-16 surrogates (as WTF-8), as JSON.parse does;
 // used only when simdjson refuses a string for such an escape. `raw` starts after the opening
@@ -222,12 +245,14 @@ struct Converter {
           // iterator unusable after refusing a lone-surrogate escape that JSON.parse accepts.
           od::raw_json_string raw;
           if (auto e = field.key().get(raw)) return fail(e, nullptr);
-          std::string key_copy;
           const char* k = raw.raw();
+          // Stops at the closing quote, a backslash, a control character, or at the latest at
+          // the zero padding after the input (no bounds test needed).
           const char* q = k;
-          while (q < end && *q != '"' && *q != '\\' && static_cast<unsigned char>(*q) >= 0x20) ++q;
+          while (kPlainKeyByte[static_cast<unsigned char>(*q)]) ++q;
+          std::string key_copy;
           if (q < end && *q == '"') {
-            key_copy.assign(k, static_cast<size_t>(q - k));
+            key_copy = std::string(k, static_cast<size_t>(q - k));
           } else if (!unescape_wtf8(k, end, key_copy)) {
             return fail(simdjson::STRING_ERROR, k);
           }
@@ -267,6 +292,8 @@ std::string describe(simdjson::error_code code) {
       return "invalid number";
     case simdjson::STRING_ERROR:
       return "invalid string escape";
+    case simdjson::UNESCAPED_CHARS:
+      return "a control character (below U+0020) in a string must be escaped";
     case simdjson::T_ATOM_ERROR:
     case simdjson::F_ATOM_ERROR:
     case simdjson::N_ATOM_ERROR:
@@ -290,17 +317,15 @@ JsonParser::JsonParser() : impl_(new Impl()) {}
 JsonParser::~JsonParser() = default;
 
 Result<Value> JsonParser::parse(std::string_view text) {
-  std::string& buf = impl_->buffer;
-  buf.assign(text.data(), text.size());
-  buf.append(simdjson::SIMDJSON_PADDING, '\0');
-  simdjson::padded_string_view input(buf.data(), text.size(), buf.size());
-  Converter conv{buf.data(), buf.data() + text.size()};
+  const char* const buf = impl_->copy(text);
+  simdjson::padded_string_view input(buf, text.size(), text.size() + simdjson::SIMDJSON_PADDING);
+  Converter conv{buf, buf + text.size()};
   auto make_error = [&](simdjson::error_code code, const char* where) {
     std::string msg = "invalid JSON";
     // simdjson cannot place an unbalanced document: no offset rather than a wrong one.
     if (code == simdjson::INCOMPLETE_ARRAY_OR_OBJECT) where = nullptr;
-    if (where != nullptr && where >= buf.data() && where <= buf.data() + text.size()) {
-      msg += " at byte " + std::to_string(where - buf.data());
+    if (where != nullptr && where >= buf && where <= buf + text.size()) {
+      msg += " at byte " + std::to_string(where - buf);
     }
     msg += ": ";
     msg += conv.message != nullptr ? std::string(conv.message) : describe(code);
@@ -318,10 +343,10 @@ Result<Value> JsonParser::parse(std::string_view text) {
     while (end < text.size() && !is_space(text[end])) ++end;
     double d = 0;
     if (!parse_json_number(text.substr(start, end - start), d)) {
-      return make_error(simdjson::NUMBER_ERROR, buf.data() + start);
+      return make_error(simdjson::NUMBER_ERROR, buf + start);
     }
     while (end < text.size() && is_space(text[end])) ++end;
-    if (end != text.size()) return make_error(simdjson::TRAILING_CONTENT, buf.data() + end);
+    if (end != text.size()) return make_error(simdjson::TRAILING_CONTENT, buf + end);
     return Value::Number(d);
   }
   od::document doc;

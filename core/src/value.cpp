@@ -90,7 +90,10 @@ Value Value::MakeObject(std::vector<Member> members) {
   bool plain = true;
   for (size_t i = 0; plain && i < members.size(); ++i) {
     uint32_t index;
-    if (parse_array_index(members[i].first, index)) plain = false;
+    const std::string& key = members[i].first;
+    if (!key.empty() && key[0] >= '0' && key[0] <= '9' && parse_array_index(key, index)) {
+      plain = false;
+    }
     for (size_t j = 0; plain && j < i; ++j) plain = members[j].first != members[i].first;
   }
   if (plain) {

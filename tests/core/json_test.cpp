@@ -58,6 +58,15 @@ TEST(Json, ErrorsSayWhatAndWhere) {
   EXPECT_EQ(RoundTrip(R"(["\q"])"), "error: invalid JSON at byte 1: invalid string escape");
   EXPECT_EQ(RoundTrip(R"({"k\q":1})"), "error: invalid JSON at byte 2: invalid string escape");
   EXPECT_EQ(RoundTrip("{\"a\":\"\xff\"}").rfind("error: invalid JSON", 0), 0u);
+  // A raw control character, in a key or a value (JSON.parse refuses both).
+  for (const char* text : {"{\"a\x01\":1}", "[\"a\tb\"]", "{\"k\":\"\n\"}"}) {
+    EXPECT_EQ(RoundTrip(text),
+              "error: invalid JSON: a control character (below U+0020) in a string must be escaped")
+        << text;
+  }
+  // Keys without escapes are read up to their closing quote, whatever bytes they hold.
+  EXPECT_EQ(RoundTrip("{\"\xc3\xa9t\xc3\xa9\":1,\"a b/c\":2,\"\":3}"),
+            "{\"\xc3\xa9t\xc3\xa9\":1,\"a b/c\":2,\"\":3}");
   std::string deep(600, '[');
   deep += std::string(600, ']');
   EXPECT_EQ(RoundTrip(deep).rfind("error: invalid JSON", 0), 0u);
