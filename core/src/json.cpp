@@ -292,8 +292,6 @@ std::string describe(simdjson::error_code code) {
       return "invalid number";
     case simdjson::STRING_ERROR:
       return "invalid string escape";
-    case simdjson::UNESCAPED_CHARS:
-      return "a control character (below U+0020) in a string must be escaped";
     case simdjson::T_ATOM_ERROR:
     case simdjson::F_ATOM_ERROR:
     case simdjson::N_ATOM_ERROR:

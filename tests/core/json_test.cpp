@@ -58,10 +58,12 @@ TEST(Json, ErrorsSayWhatAndWhere) {
   EXPECT_EQ(RoundTrip(R"(["\q"])"), "error: invalid JSON at byte 1: invalid string escape");
   EXPECT_EQ(RoundTrip(R"({"k\q":1})"), "error: invalid JSON at byte 2: invalid string escape");
   EXPECT_EQ(RoundTrip("{\"a\":\"\xff\"}").rfind("error: invalid JSON", 0), 0u);
-  // A raw control character, in a key or a value (JSON.parse refuses both).
+  // A raw control character, in a key or a value (JSON.parse refuses both). The message is
+  // simdjson's own (kept as it was: the CLI's output for a bad line stays byte for byte).
   for (const char* text : {"{\"a\x01\":1}", "[\"a\tb\"]", "{\"k\":\"\n\"}"}) {
     EXPECT_EQ(RoundTrip(text),
-              "error: invalid JSON: a control character (below U+0020) in a string must be escaped")
+              "error: invalid JSON: UNESCAPED_CHARS: Within strings, some characters must be "
+              "escaped, we found unescaped characters")
         << text;
   }
   // Keys without escapes are read up to their closing quote, whatever bytes they hold.
