@@ -43,16 +43,21 @@
 // the bundle (its documented limit is 1000 segments, docs/bundle.md), ours is reported as n/a
 // and the peers are checked against json-logic-js.
 //
-// Timing, µs per event: ours walks the stream once per measurement on one engine (after an
-// untimed walk, the one that records our memberships for the check, which warms the JIT up), each
-// chunk of 500 events timed; the median chunk is reported (the profile grows along the stream as
-// a visitor's would). The all-N-rules and peer measurements repeat timed passes until a time
-// budget is spent (at least 3) and report the median pass. Peers run over an evenly strided
-// subset of the same events (bounded to a number of rule evaluations per pass, so that 5000
-// segments stays within the budget), after their checking pass as warm-up.
+// Timing, µs per event, in rounds (5 by default, --rounds): every round runs each measurement
+// once, ours and the peers in an order that rotates from round to round, so that the busy phases
+// of a shared machine fall on both sides of a ratio. Reported: the median round's time, and for
+// each ratio the median of the rounds' own ratios (peer / ours in the same round) with its lowest
+// and highest round (`*_range` in --json). In a round, ours walks the stream once per measurement
+// on a fresh engine (the first, untimed walk records our memberships for the check and warms the
+// JIT up), each chunk of 500 events timed, and the round's value is its median chunk (the profile
+// grows along the stream as a visitor's would); all N rules is one timed pass of IDENTIFY calls.
+// A peer's round is one pass over an evenly strided subset of the same events (bounded to a
+// number of rule evaluations per pass, so that 5000 segments stays within the budget), after its
+// checking pass as warm-up.
 //
-//   node bench/rules_bench.mjs [--quick] [--json] [--segments 20,200,1000,5000]
-// --quick: the first 2,000 events and smaller budgets (CI, under ~15 s); default under ~60 s.
+//   node bench/rules_bench.mjs [--quick] [--json] [--segments 20,200,1000,5000] [--rounds R]
+// --quick: the first 2,000 events, 3 rounds and smaller budgets (CI, under ~15 s); default under
+// ~70 s.
 // --segments: which bundle sizes. Env: PZ_BENCH (default build/pz_bench; it needs --segments:
 // `cmake --build build -j2 --target pz_bench`), PZ_WASM (default build-wasm/pz_core.wasm),
 // PZ_WASM_SPEED (default build-wasm/pz_core_speed.wasm; no second table when it is missing).
@@ -82,11 +87,15 @@ const BENCH = process.env.PZ_BENCH || path.join(ROOT, 'build', 'pz_bench');
 const WASM = process.env.PZ_WASM || path.join(ROOT, 'build-wasm', 'pz_core.wasm');
 const WASM_SPEED = process.env.PZ_WASM_SPEED || path.join(ROOT, 'build-wasm', 'pz_core_speed.wasm');
 
-// Budgets. Repeated measurements: timed passes until MIN_MS is spent (at least MIN_PASSES). The
-// stream is the first STREAM events (all 10,000 by default); ours walks all of it, a peer pass
-// evaluates at most PEER_EVALS rules (so over fewer, strided events as N grows).
-const MIN_MS = quick ? 150 : 900;
-const MIN_PASSES = 3;
+// Budgets. The stream is the first STREAM events (all 10,000 by default); ours walks all of it
+// once per round, a peer pass evaluates at most PEER_EVALS rules (so over fewer, strided events as
+// N grows). ROUNDS rounds (--rounds) per bundle size, each one pass of every measurement.
+const roundsIdx = args.indexOf('--rounds');
+const ROUNDS = roundsIdx >= 0 ? Number(args[roundsIdx + 1]) : quick ? 3 : 5;
+if (!Number.isInteger(ROUNDS) || ROUNDS < 1) {
+  console.error('rules_bench: --rounds takes a whole number >= 1');
+  process.exit(2);
+}
 const STREAM = quick ? 2000 : 10000;
 const CHUNK = quick ? 250 : 500; // events per timed pass of ours
 const PEER_EVALS = quick ? 100000 : 400000;
@@ -116,18 +125,11 @@ const median = (xs) => {
   return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 };
 
-// Runs `pass` (which does its own untimed set-up and returns {ms, n}: the timed milliseconds and
-// the units they cover) until the budget is spent; µs per unit of the median pass.
-function timePasses(pass) {
-  const perUnit = [];
-  let spent = 0;
-  while (perUnit.length < MIN_PASSES || spent < MIN_MS) {
-    const { ms, n } = pass();
-    perUnit.push((ms * 1000) / n);
-    spent += ms;
-    if (perUnit.length >= 200) break;
-  }
-  return median(perUnit);
+// µs per unit of one run of `pass` (which returns {ms, n}: the timed milliseconds and the units
+// they cover). Rounds repeat it (runSegments).
+function onePass(pass) {
+  const { ms, n } = pass();
+  return (ms * 1000) / n;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -436,7 +438,7 @@ function measureOurs(input, times, core = sizeCore, { ingestOnly = false } = {})
   const before = must(engine.segments(), 'segments').join();
   const plans = [{ plan: 'team' }, { plan: 'pro' }];
   let k = 0;
-  const allRules = timePasses(() => {
+  const allRules = onePass(() => {
     const t0 = performance.now();
     for (let i = 0; i < FULL_EVAL_CALLS; ++i) {
       const r = engine.identify(input.setup.user_id, plans[k++ & 1], last);
@@ -448,7 +450,7 @@ function measureOurs(input, times, core = sizeCore, { ingestOnly = false } = {})
     throw new Error('flipping plan changed memberships: the all-rules measurement is not neutral');
   }
   // IDENTIFY's own cost: the same call without traits re-evaluates no segment of this bundle.
-  const identifyAlone = timePasses(() => {
+  const identifyAlone = onePass(() => {
     const t0 = performance.now();
     for (let i = 0; i < FULL_EVAL_CALLS; ++i) {
       const r = engine.identify(input.setup.user_id, undefined, last);
@@ -503,7 +505,6 @@ function runSegments(N) {
 
   // Ours, if the core takes the bundle.
   const probe = freshEngine(input);
-  let ours = null;
   let oursError = null;
   let reference;
   if (probe.error) {
@@ -527,6 +528,7 @@ function runSegments(N) {
   }
 
   const row = { segments: N, peer_events: peerEvents, peers: {} };
+  const timed = []; // [key, () => µs per event]: the peers' passes, set up below
   for (const peer of PEERS) {
     const evalAll = peer.prepare(rules);
     const out = new Uint8Array(N);
@@ -555,14 +557,44 @@ function runSegments(N) {
       }
     }
     let sink = 0;
-    const us = timePasses(() => {
-      const t0 = performance.now();
-      for (let j = 0; j < dataList.length; ++j) sink += evalAll(dataList[j], out);
-      return { ms: performance.now() - t0, n: dataList.length };
-    });
-    if (sink < 0) console.log(sink); // keeps the results observable
-    row.peers[peer.key] = { name: peer.name, us_per_event: +us.toFixed(3) };
+    timed.push([peer.key, () => {
+      const us = onePass(() => {
+        const t0 = performance.now();
+        for (let j = 0; j < dataList.length; ++j) sink += evalAll(dataList[j], out);
+        return { ms: performance.now() - t0, n: dataList.length };
+      });
+      if (sink < 0) console.log(sink); // keeps the results observable
+      return us;
+    }]);
+    row.peers[peer.key] = { name: peer.name };
   }
+
+  // Rounds: every measurement once per round, in an order that rotates from round to round, so
+  // that a busy phase of the shared machine slows ours and the peers alike. Times: the median
+  // round; ratios: the median of the rounds' own ratios (peer / ours in the same round).
+  if (!oursError) {
+    timed.push(['ours', () => measureOurs(input, times)]);
+    if (speedCore) timed.push(['speed', () => measureOurs(input, times, speedCore, { ingestOnly: true })]);
+  }
+  const rounds = [];
+  for (let r = 0; r < ROUNDS; ++r) {
+    const round = {};
+    for (let k = 0; k < timed.length; ++k) {
+      const [key, measure] = timed[(k + r) % timed.length];
+      round[key] = measure();
+    }
+    rounds.push(round);
+  }
+  row.rounds = ROUNDS;
+  for (const peer of PEERS) {
+    row.peers[peer.key].us_per_event = +median(rounds.map((r) => r[peer.key])).toFixed(3);
+  }
+  // The median over rounds of peer / ours[field], and the lowest and highest round.
+  const ratio = (peerKey, which, field) => {
+    const xs = rounds.map((r) => r[peerKey] / r[which][field]);
+    return { median: +median(xs).toFixed(2), range: [+Math.min(...xs).toFixed(2), +Math.max(...xs).toFixed(2)] };
+  };
+  const acrossOurs = (which, field) => median(rounds.map((r) => r[which][field]));
 
   if (oursError) {
     row.ours = null;
@@ -570,28 +602,34 @@ function runSegments(N) {
     const lines = oursError.split('\n').filter(Boolean);
     row.ours_error = lines[0] + (lines.length > 1 ? ` (and ${lines.length - 1} more)` : '');
   } else {
-    ours = measureOurs(input, times);
     row.ours = {
-      full_path_us: +ours.full_path_us.toFixed(3),
-      ingest_us: +ours.ingest_us.toFixed(3),
-      all_rules_us: +ours.all_rules_us.toFixed(3),
-      identify_alone_us: +ours.identify_alone_us.toFixed(3),
-      events: ours.events,
+      full_path_us: +acrossOurs('ours', 'full_path_us').toFixed(3),
+      ingest_us: +acrossOurs('ours', 'ingest_us').toFixed(3),
+      all_rules_us: +acrossOurs('ours', 'all_rules_us').toFixed(3),
+      identify_alone_us: +acrossOurs('ours', 'identify_alone_us').toFixed(3),
+      events: rounds[0].ours.events,
     };
-    for (const p of Object.values(row.peers)) {
-      p.vs_full_path = +(p.us_per_event / ours.full_path_us).toFixed(2);
-      p.vs_ingest = +(p.us_per_event / ours.ingest_us).toFixed(2);
-      p.vs_all_rules = +(p.us_per_event / ours.all_rules_us).toFixed(2);
+    for (const peer of PEERS) {
+      const p = row.peers[peer.key];
+      for (const [key, field] of [['full_path', 'full_path_us'], ['ingest', 'ingest_us'],
+        ['all_rules', 'all_rules_us']]) {
+        const x = ratio(peer.key, 'ours', field);
+        p[`vs_${key}`] = x.median;
+        p[`vs_${key}_range`] = x.range;
+      }
     }
     if (speedCore) {
-      const speed = measureOurs(input, times, speedCore, { ingestOnly: true });
       row.ours_speed = {
-        full_path_us: +speed.full_path_us.toFixed(3),
-        ingest_us: +speed.ingest_us.toFixed(3),
+        full_path_us: +acrossOurs('speed', 'full_path_us').toFixed(3),
+        ingest_us: +acrossOurs('speed', 'ingest_us').toFixed(3),
       };
-      for (const p of Object.values(row.peers)) {
-        p.vs_speed_full_path = +(p.us_per_event / speed.full_path_us).toFixed(2);
-        p.vs_speed_ingest = +(p.us_per_event / speed.ingest_us).toFixed(2);
+      for (const peer of PEERS) {
+        const p = row.peers[peer.key];
+        for (const [key, field] of [['full_path', 'full_path_us'], ['ingest', 'ingest_us']]) {
+          const x = ratio(peer.key, 'speed', field);
+          p[`vs_speed_${key}`] = x.median;
+          p[`vs_speed_${key}_range`] = x.range;
+        }
       }
     }
   }
@@ -630,12 +668,14 @@ if (asJson) {
   console.log(`bundle: N segments x 4 conditions, 20 metrics, 100 actions, 3 slots; ` +
     `${rows[0].ours?.events ?? STREAM} events. µs per event.`);
   console.log('ours: the wasm through js/src/host.mjs, event JSON text in ' +
-    `(median ${CHUNK}-event chunk; all N rules: median pass).`);
+    `(median ${CHUNK}-event chunk; all N rules: one pass of IDENTIFY calls).`);
   console.log('peers: rules alone, all N segment rules per event; metric/count values ' +
     'precomputed in JS outside the timing');
   console.log(`(our windows). json-logic-js ${v['json-logic-js']} apply, json-logic-engine ` +
     `${v['json-logic-engine']} compiled, GrowthBook ${v['@growthbook/growthbook']} ` +
     'evalCondition. (a | b | c) = peer / ours: full path | ingest only | all N rules.');
+  console.log(`${ROUNDS} rounds, ours and the peers in turn: times are the median round, ratios ` +
+    'the median of the rounds\' own ratios.');
   const fmt = (x) => (x >= 100 ? x.toFixed(0) : x >= 10 ? x.toFixed(1) : x.toFixed(2));
   const table = [
     ['segments', 'ours: event -> segs + 3 slots', 'ingest only', 'all N rules',
@@ -684,6 +724,12 @@ if (asJson) {
       'IDENTIFY alone (no segment evaluated) costs ' +
       `${withOurs.map((r) => fmt(r.ours.identify_alone_us)).join(' / ')} µs at ` +
       `${withOurs.map((r) => r.segments).join(' / ')} segments.`);
+  }
+  for (const r of withOurs) {
+    const range = (x, key) => `${x[key][0]}-${x[key][1]}x`;
+    console.log(`${r.segments} segments, peer / ours (ingest only), lowest-highest of ` +
+      `${r.rounds} rounds: ${PEERS.map((p) => `${p.name} ${range(r.peers[p.key], 'vs_ingest_range')}` +
+        (r.ours_speed ? ` (-O2 ${range(r.peers[p.key], 'vs_speed_ingest_range')})` : '')).join(', ')}`);
   }
   for (const r of rows) {
     if (r.ours_error) {
