@@ -27,8 +27,19 @@ import { loadCore, Op } from '../js/src/host.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const args = process.argv.slice(2);
-const N = Number(args[args.indexOf('--events') + 1]) || 100000;
-const ROUNDS = Number(args[args.indexOf('--rounds') + 1]) || 7;
+/** The whole number after `flag` (>= min), `fallback` without the flag; exits 2 on anything else. */
+function wholeArg(flag, fallback, min) {
+  const at = args.indexOf(flag);
+  if (at < 0) return fallback;
+  const v = Number(args[at + 1]);
+  if (!Number.isInteger(v) || v < min) {
+    console.error(`wasm_bench: ${flag} takes a whole number >= ${min}, got ${args[at + 1] ?? 'nothing'}`);
+    process.exit(2);
+  }
+  return v;
+}
+const N = wholeArg('--events', 100000, 1);
+const ROUNDS = wholeArg('--rounds', 7, 1);
 const asJson = args.includes('--json');
 const BENCH = process.env.PZ_BENCH || path.join(ROOT, 'build', 'pz_bench');
 const ABI_BENCH = process.env.PZ_ABI_BENCH || path.join(ROOT, 'build', 'pz_abi_bench');
