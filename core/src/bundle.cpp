@@ -189,6 +189,20 @@ class Compiler {
     CompileOptions options;
     options.bundle = true;
     compile_rule(rule, options, out, errs);
+    report(path, errs);
+  }
+  // compile() of an {"and"|"or": [parts]} rule, and each part's own program (compile_rule_parts:
+  // each part is compiled once).
+  void compile_parts(const Value& rule, const std::string& path, Program& whole,
+                     std::vector<Program>& parts) {
+    std::vector<CompileError> errs;
+    CompileOptions options;
+    options.bundle = true;
+    compile_rule_parts(rule, options, whole, parts, errs);
+    report(path, errs);
+  }
+  // A rule's compile errors, their paths below the rule's own.
+  void report(const std::string& path, std::vector<CompileError>& errs) {
     for (CompileError& e : errs) {
       std::string p = path;
       if (!e.path.empty()) {
@@ -217,6 +231,30 @@ class Compiler {
   size_t errors_before_;
   std::vector<std::string> segment_paths_;
   std::vector<std::vector<std::string>> part_texts_;  // by segment: its conditions' JSON
+  // Segment indexes sorted by id (the first of equal ids first), kept as segments are read: the
+  // duplicate check and the references look ids up in O(log n), not O(n) (1000 segments: ~15 M
+  // fewer instructions per load).
+  std::vector<int> segment_order_;
+  int segment_position(std::string_view id) const {  // where id is or would go in segment_order_
+    size_t lo = 0, hi = segment_order_.size();
+    while (lo < hi) {
+      const size_t mid = (lo + hi) / 2;
+      if (b_.segments[static_cast<size_t>(segment_order_[mid])].id < id) {
+        lo = mid + 1;
+      } else {
+        hi = mid;
+      }
+    }
+    return static_cast<int>(lo);
+  }
+  int find_segment(std::string_view id) const {
+    const size_t at = static_cast<size_t>(segment_position(id));
+    if (at < segment_order_.size() &&
+        b_.segments[static_cast<size_t>(segment_order_[at])].id == id) {
+      return segment_order_[at];
+    }
+    return -1;
+  }
 };
 
 void Compiler::run(const Value& doc) {
@@ -338,32 +376,43 @@ void Compiler::segments(const Value* v) {
     SegmentDef def;
     if (expect_object(&s, path)) {
       check_fields(s, path, {"id", "rule", "description"});
-      if (read_id(s, path, def.id) && b_.segment_index(def.id) >= 0) {
+      if (read_id(s, path, def.id) && find_segment(def.id) >= 0) {
         error(join(path, "id"), "duplicate segment id \"" + def.id + "\"");
       }
       const Value* rule = s.find("rule");
       if (rule == nullptr) {
         error(join(path, "rule"), "is required");
       } else {
-        size_t errors_before = errors_.size();
-        compile(*rule, join(path, "rule"), def.rule);
         const Value* list = rule->is_object() && rule->as_object().size() == 1
                                 ? &rule->as_object()[0].second
                                 : nullptr;
         const std::string* op = list != nullptr ? &rule->as_object()[0].first : nullptr;
-        if (errors_.size() == errors_before && list != nullptr && list->is_array() &&
-            list->as_array().size() >= 2 && (*op == "and" || *op == "or") && def.rule.loop_free()) {
-          def.split = *op == "and" ? SegmentDef::Split::kAnd : SegmentDef::Split::kOr;
-          for (const Value& part : list->as_array()) {
-            def.parts.emplace_back();
-            compile(part, join(path, "rule"), def.parts.back());
+        if (list != nullptr && list->is_array() && list->as_array().size() >= 2 &&
+            (*op == "and" || *op == "or")) {
+          // Split into its conditions when it compiles and has no loop.
+          size_t errors_before = errors_.size();
+          compile_parts(*rule, join(path, "rule"), def.rule, def.parts);
+          if (errors_.size() == errors_before && def.rule.loop_free()) {
+            def.split = *op == "and" ? SegmentDef::Split::kAnd : SegmentDef::Split::kOr;
+            part_texts_.resize(b_.segments.size() + 1);
+            for (const Value& part : list->as_array()) part_texts_.back().push_back(to_json(part));
+          } else {
+            def.parts.clear();
           }
-          part_texts_.resize(b_.segments.size() + 1);
-          for (const Value& part : list->as_array()) part_texts_.back().push_back(to_json(part));
+        } else {
+          compile(*rule, join(path, "rule"), def.rule);
         }
       }
     }
+    const int position = segment_position(def.id);  // after the equal ids: the first one wins
     b_.segments.push_back(std::move(def));
+    size_t at = static_cast<size_t>(position);
+    while (at < segment_order_.size() &&
+           b_.segments[static_cast<size_t>(segment_order_[at])].id == b_.segments.back().id) {
+      ++at;
+    }
+    segment_order_.insert(segment_order_.begin() + static_cast<std::ptrdiff_t>(at),
+                          static_cast<int>(b_.segments.size() - 1));
   }
 }
 
@@ -423,18 +472,23 @@ void Compiler::actions(const Value* v) {
     if (const Value* eligible = a.find("eligible")) {
       def.has_eligible = true;
       std::string epath = join(path, "eligible");
-      size_t errors_before = errors_.size();
-      compile(*eligible, epath, def.eligible);
       def.eligible_text = to_json(*eligible);
-      if (errors_.size() == errors_before && eligible->is_object() &&
-          eligible->as_object().size() == 1 && eligible->as_object()[0].second.is_array() &&
+      if (eligible->is_object() && eligible->as_object().size() == 1 &&
+          eligible->as_object()[0].second.is_array() &&
           (eligible->as_object()[0].first == "and" || eligible->as_object()[0].first == "or")) {
-        def.eligible_op = eligible->as_object()[0].first;
-        for (const Value& part : eligible->as_object()[0].second.as_array()) {
-          Program program;
-          compile(part, epath, program);
-          def.eligible_parts.emplace_back(to_json(part), std::move(program));
+        // Its conditions, each explained on its own (Engine::why).
+        size_t errors_before = errors_.size();
+        compile_parts(*eligible, epath, def.eligible, def.eligible_parts);
+        if (errors_.size() == errors_before) {
+          def.eligible_op = eligible->as_object()[0].first;
+          for (const Value& part : eligible->as_object()[0].second.as_array()) {
+            def.eligible_part_texts.push_back(to_json(part));
+          }
+        } else {
+          def.eligible_parts.clear();
         }
+      } else {
+        compile(*eligible, epath, def.eligible);
       }
     }
     if (const Value* p = a.find("propensity"))
@@ -642,14 +696,18 @@ void Compiler::propensity(const Value& v, const std::string& path, Propensity& o
 void Compiler::resolve_segment_refs() {
   auto resolve = [&](Program& program, const std::string& base, RuleInputs* in) {
     for (RuleRef& ref : program.refs()) {
-      std::string path = base;
-      if (!ref.path.empty()) path += (ref.path[0] == '[' ? "" : ".") + ref.path;
+      // The reference's path, made only for an error message.
+      auto error = [&](std::string message) {
+        std::string path = base;
+        if (!ref.path.empty()) path += (ref.path[0] == '[' ? "" : ".") + ref.path;
+        this->error(path, std::move(message));
+      };
       bool windowed = false;
       switch (ref.kind) {
         case RuleRef::Kind::kMetric:
           ref.slot = b_.metric_index(ref.name);
           if (ref.slot < 0) {
-            error(path, "unknown metric \"" + ref.name + "\"");
+            error("unknown metric \"" + ref.name + "\"");
             continue;
           }
           if (in) in->metrics.push_back(ref.slot);
@@ -667,7 +725,7 @@ void Compiler::resolve_segment_refs() {
           int t = b_.event_type_index(ref.name);
           if (t < 0) {
             if (b_.event_types.size() >= kMaxSeries) {
-              error(path, "too many counted event types (at most 256)");
+              error("too many counted event types (at most 256)");
               continue;
             }
             t = static_cast<int>(b_.event_types.size());
@@ -679,9 +737,9 @@ void Compiler::resolve_segment_refs() {
           break;
         }
         case RuleRef::Kind::kSegment:
-          ref.slot = b_.segment_index(ref.name);
+          ref.slot = find_segment(ref.name);
           if (ref.slot < 0) {
-            error(path, "unknown segment \"" + ref.name + "\"");
+            error("unknown segment \"" + ref.name + "\"");
             continue;
           }
           if (in) in->segments.push_back(ref.slot);
@@ -691,9 +749,9 @@ void Compiler::resolve_segment_refs() {
         int64_t hourly_max = b_.retention.hourly_buckets * kHourMs;
         int64_t daily_max = b_.retention.daily_buckets * kDayMs;
         if (ref.window.ms > hourly_max && ref.window.ms > daily_max) {
-          error(path, "window is longer than the retention (" +
-                          std::to_string(b_.retention.daily_buckets) +
-                          " daily buckets): raise retention.daily_buckets or use \"all\"");
+          error("window is longer than the retention (" +
+                std::to_string(b_.retention.daily_buckets) +
+                " daily buckets): raise retention.daily_buckets or use \"all\"");
         }
         if (in) in->windows.push_back(ref.window);
       }
@@ -729,9 +787,9 @@ void Compiler::resolve_segment_refs() {
     ActionDef& a = b_.actions[i];
     std::string path = join("actions", i);
     if (a.has_eligible) resolve(a.eligible, join(path, "eligible"), &a.eligible_inputs);
-    for (auto& part : a.eligible_parts) {
+    for (Program& part : a.eligible_parts) {
       size_t before = errors_.size();
-      resolve(part.second, join(path, "eligible"), nullptr);
+      resolve(part, join(path, "eligible"), nullptr);
       errors_.resize(before);  // already reported for the whole rule
     }
     if (a.has_context_rule) resolve(a.context_rule, join(path, "context_weight"), nullptr);

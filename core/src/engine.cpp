@@ -891,7 +891,7 @@ std::vector<Decision> Engine::decide(const std::vector<std::string>& slots, int6
       if (a.eligible_parts.empty()) {
         rules.push_back(result(a.eligible));
       } else {
-        for (const auto& part : a.eligible_parts) rules.push_back(result(part.second));
+        for (const Program& part : a.eligible_parts) rules.push_back(result(part));
       }
     };
     if (explain) {
@@ -982,7 +982,7 @@ Value Engine::why(const Decision& d) const {
       Array list;
       for (size_t k = 0; k < rules->size(); ++k) {
         const std::string& text =
-            a.eligible_parts.empty() ? a.eligible_text : a.eligible_parts[k].first;
+            a.eligible_parts.empty() ? a.eligible_text : a.eligible_part_texts[k];
         list.push_back(Value::MakeObject({{"rule", Value::String(text)}, {"result", (*rules)[k]}}));
       }
       m.emplace_back("rules", Value::MakeArray(std::move(list)));

@@ -203,6 +203,41 @@ TEST(Bundle, EveryErrorIsReported) {
   EXPECT_EQ(errors, expected);
 }
 
+// Segment ids are looked up through a sorted index while the bundle compiles: ids given in no
+// particular order, references forward and backward, each resolved to its own segment.
+TEST(Bundle, SegmentReferencesResolveAmongManySegments) {
+  const int n = 300;
+  auto id = [](int i) { return "s" + std::to_string((i * 7919) % 300); };  // a permutation
+  std::string json = R"({"version":"1","segments":[)";
+  for (int i = 0; i < n; ++i) {
+    if (i) json += ",";
+    // An even segment reads the next one (a forward reference), an odd one from 3 on reads the
+    // odd one two before it (backward): no cycle.
+    std::string rule = "true";
+    if (i % 2 == 0) rule = R"({"in_segment":[")" + id(i + 1) + R"("]})";
+    if (i % 2 == 1 && i >= 3) rule = R"({"var":"segments.)" + id(i - 2) + R"("})";
+    json += R"({"id":")" + id(i) + R"(","rule":)" + rule + "}";
+  }
+  json += "]}";
+  Bundle b;
+  std::vector<BundleError> errors;
+  ASSERT_TRUE(compile_bundle(json, b, errors)) << format_errors(errors);
+  ASSERT_EQ(b.segments.size(), static_cast<size_t>(n));
+  for (int i = 0; i < n; ++i) {
+    std::vector<int> want;
+    if (i % 2 == 0) want.push_back(i + 1);
+    if (i % 2 == 1 && i >= 3) want.push_back(i - 2);
+    EXPECT_EQ(b.segments[static_cast<size_t>(i)].segment_deps, want) << "segment " << i;
+  }
+  // The same id three times: the second and the third are duplicates of the first, and a
+  // reference to it is not an "unknown segment".
+  EXPECT_EQ(Errors(R"({"version":"1","segments":[
+      {"id":"m","rule":true},{"id":"d","rule":true},{"id":"a","rule":{"in_segment":["d"]}},
+      {"id":"d","rule":false},{"id":"z","rule":true},{"id":"d","rule":true}]})"),
+            (V{"segments[3].id: duplicate segment id \"d\"",
+               "segments[5].id: duplicate segment id \"d\""}));
+}
+
 TEST(Bundle, SegmentCyclesAreErrors) {
   EXPECT_EQ(Errors(R"({"version":"1","segments":[
       {"id":"a","rule":{"in_segment":["b"]}},

@@ -325,5 +325,81 @@ TEST(Logic, EvaluationStepsAreBounded) {
       "160000");
 }
 
+// compile_rule_parts builds the whole rule's program from its parts: the same program as
+// compile_rule (node for node), and each part's program evaluates as the part compiled alone.
+TEST(Logic, CompileRuleParts) {
+  const char* rules[] = {
+      R"({"and":[{"var":"a"},{"var":["b.c",3]},{"missing":["x","a"]}]})",
+      R"({"or":[{"==":[{"var":"a"},1]},{"in":[{"var":"s"},["x","y"]]},{"map":[{"var":"list"},{"*":[{"var":""},2]}]}]})",
+      R"({"or":[false,0,""]})",
+      R"({"and":[[1,2],{"cat":["a",{"var":"a"}]},{"if":[{"var":"a"},"y","n"]}]})",
+      R"({"and":[]})",
+      R"({"or":[{"var":"z"}]})",
+      R"({"and":[{"reduce":[{"var":"list"},{"+":[{"var":"current"},{"var":"accumulator"}]},0]},{"some":[{"var":"list"},{">":[{"var":""},2]}]},{"var":"a"}]})",
+      // Each part reads its own path and names its own operator: the tables are shifted.
+      R"({"or":[{"var":"x.y"},{"var":"b.c"},{"var":"q"}]})",
+      R"({"or":[{"if":[false,{"foo":[]},0]},{"var":"a"},{"bar":[]}]})",
+      R"({"and":[{"var":"a"},{"if":[{"var":"a"},{"baz":[1]},true]}]})",
+  };
+  const char* data[] = {
+      R"({"a":1,"b":{"c":2},"s":"x","list":[1,2,3],"x":{"y":0},"q":"z"})",
+      R"({"a":0,"x":{"y":"w"}})",
+      "{}",
+      "null",
+      R"({"a":"","list":[]})",
+  };
+  auto show = [](const Result<Value>& r) {
+    return r.ok() ? to_json(r.value()) : "error: " + r.status().message();
+  };
+  for (const char* text : rules) {
+    const Value rule = J(text);
+    Program direct, whole;
+    std::vector<Program> parts;
+    std::vector<CompileError> e1, e2;
+    ASSERT_TRUE(compile_rule(rule, CompileOptions{}, direct, e1)) << text;
+    ASSERT_TRUE(compile_rule_parts(rule, CompileOptions{}, whole, parts, e2)) << text;
+    const Array& items = rule.as_object()[0].second.as_array();
+    ASSERT_EQ(parts.size(), items.size()) << text;
+    EXPECT_EQ(whole.node_count(), direct.node_count()) << text;
+    EXPECT_EQ(whole.deps(), direct.deps()) << text;
+    EXPECT_EQ(whole.loop_free(), direct.loop_free()) << text;
+    EXPECT_EQ(whole.is_constant(), direct.is_constant()) << text;
+    for (const char* d : data) {
+      EXPECT_EQ(show(evaluate(whole, J(d), nullptr)), show(evaluate(direct, J(d), nullptr)))
+          << text << " on " << d;
+      for (size_t k = 0; k < items.size(); ++k) {
+        Program alone;
+        std::vector<CompileError> e3;
+        ASSERT_TRUE(compile_rule(items[k], CompileOptions{}, alone, e3));
+        EXPECT_EQ(show(evaluate(parts[k], J(d), nullptr)), show(evaluate(alone, J(d), nullptr)))
+            << text << " part " << k << " on " << d;
+      }
+    }
+  }
+  // Errors: the same messages, in the same order, paths relative to the whole rule.
+  CompileOptions bundle;
+  bundle.bundle = true;
+  std::string deep = "true";
+  for (int i = 0; i < 256; ++i) deep = R"({"!":)" + deep + "}";  // 256 rule levels
+  const std::string bad[] = {
+      R"({"and":[{"metric":["m"]},{"var":"user.x"},{"count":["e","bad"]},{"nope":[1]}]})",
+      R"({"or":[true,[{"var":"segments"}]]})",
+      R"({"or":[true,)" + deep + "]}",  // the part is at depth 1, as in the whole rule
+  };
+  for (const std::string& text : bad) {
+    Program direct, whole;
+    std::vector<Program> parts;
+    std::vector<CompileError> e1, e2;
+    EXPECT_FALSE(compile_rule(J(text), bundle, direct, e1));
+    EXPECT_FALSE(compile_rule_parts(J(text), bundle, whole, parts, e2));
+    ASSERT_EQ(e2.size(), e1.size()) << text;
+    ASSERT_FALSE(e1.empty());
+    for (size_t i = 0; i < e1.size(); ++i) {
+      EXPECT_EQ(e2[i].path, e1[i].path) << text;
+      EXPECT_EQ(e2[i].message, e1[i].message) << text;
+    }
+  }
+}
+
 }  // namespace
 }  // namespace pz

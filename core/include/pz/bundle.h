@@ -94,7 +94,8 @@ struct ActionDef {
   std::string eligible_text;   // the rule as JSON, for explanations
   // For explanations: when `eligible` is an and/or, each of its conditions on its own.
   std::string eligible_op;  // "and", "or" or ""
-  std::vector<std::pair<std::string, Program>> eligible_parts;
+  std::vector<Program> eligible_parts;
+  std::vector<std::string> eligible_part_texts;  // each as JSON
   Propensity propensity;
   double value = 1;
   double lever = 1;

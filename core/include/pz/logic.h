@@ -137,6 +137,11 @@ class Program {
   friend class RuleEvaluator;
   friend bool compile_rule(const Value&, const struct CompileOptions&, Program&,
                            std::vector<struct CompileError>&);
+  friend bool compile_rule_parts(const Value&, const struct CompileOptions&, Program&,
+                                 std::vector<Program>&, std::vector<struct CompileError>&);
+  // Appends `part`'s nodes and tables to this program (indexes shifted); returns where its root
+  // went.
+  uint32_t append(const Program& part);
   friend Result<Value> evaluate(const Program&, const Value&, class RuleHost*);
   friend bool evaluate_condition(const Program&, class RuleHost*, bool*, std::string*);
   std::vector<Node> nodes_;
@@ -152,6 +157,15 @@ class Program {
 // so that a bundle reports them all); returns false if there was any.
 bool compile_rule(const Value& rule, const CompileOptions& options, Program& out,
                   std::vector<CompileError>& errors);
+
+// Compiles a rule {"and": [p0, p1, …]} or {"or": […]} (any number of parts) part by part: each
+// part's program, compiled alone, goes to `parts`, and `whole` receives the program of the whole
+// rule, the same program compile_rule(rule) gives (the parts' nodes in order, then the and/or
+// node), built from the parts instead of compiling them a second time. Errors are those of
+// compile_rule(rule), paths relative to the whole rule ("and[1].metric"), as are the paths of the
+// parts' references. Returns false if there was any error. REQUIRES: `rule` has that shape.
+bool compile_rule_parts(const Value& rule, const CompileOptions& options, Program& whole,
+                        std::vector<Program>& parts, std::vector<CompileError>& errors);
 
 // Evaluates a compiled program against `data` (plain rules) or the host (bundle rules; `data`
 // is then ignored at the root). `host` may be null for plain rules. Errors (what JavaScript would
