@@ -9,6 +9,9 @@
 //   setup.json, events.jsonl) so that bench/wasm_bench.mjs measures the wasm on the same inputs.
 //   --segments N (with --emit only) writes a bundle of N segments instead of 200, same pattern
 //   (bench/rules_bench.mjs); the timed runs always use 200.
+//   --load-only K loads the bundle (of --segments N, default 200) K times into one engine, prints
+//   the median µs per load and exits: for counting a load's instructions under callgrind, run it
+//   with K = 1 and K = 3 and halve the difference (the bundle's generation cancels out).
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -118,7 +121,15 @@ int main(int argc, char** argv) {
   bool json = false;
   std::string emit_dir;
   int emit_segments = 200;
+  int load_only = 0;
   for (int i = 1; i < argc; ++i) {
+    if (!std::strcmp(argv[i], "--load-only") && i + 1 < argc) {
+      load_only = std::atoi(argv[++i]);
+      if (load_only < 1) {
+        std::fprintf(stderr, "--load-only: expected a whole number >= 1\n");
+        return 2;
+      }
+    }
     if (!std::strcmp(argv[i], "--emit") && i + 1 < argc) emit_dir = argv[++i];
     if (!std::strcmp(argv[i], "--segments") && i + 1 < argc) {
       emit_segments = std::atoi(argv[++i]);
@@ -129,6 +140,24 @@ int main(int argc, char** argv) {
     }
     if (!std::strcmp(argv[i], "--events") && i + 1 < argc) events = std::atoi(argv[++i]);
     if (!std::strcmp(argv[i], "--json")) json = true;
+  }
+  if (load_only > 0) {
+    const std::string text = MakeBundle(emit_segments);
+    pz::Engine engine;
+    std::vector<double> us;
+    for (int k = 0; k < load_only; ++k) {
+      auto start = Clock::now();
+      pz::Status loaded = engine.load_bundle(text);
+      us.push_back(std::chrono::duration<double, std::micro>(Clock::now() - start).count());
+      if (!loaded.ok()) {
+        std::fprintf(stderr, "bundle: %s\n", loaded.message().c_str());
+        return 1;
+      }
+    }
+    std::sort(us.begin(), us.end());
+    std::printf("{\"segments\":%d,\"loads\":%d,\"load_us\":%.1f,\"bundle_bytes\":%zu}\n",
+                emit_segments, load_only, us[us.size() / 2], text.size());
+    return 0;
   }
   const int kSegments = 200;
   std::string bundle = MakeBundle(kSegments);
