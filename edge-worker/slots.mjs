@@ -298,8 +298,10 @@ export function slotRewriter(rw, { decisionFor, slotsDeclared }) {
         }
         el.setAttribute('data-pz-decided', String(d.action ?? '').replace(/&/g, '&amp;'));
       },
-    })
-    .onDocument({
+      // The text and comments inside a slot (its descendants' too), for the capture. Scoped to
+      // the slots: a document-wide text handler made the rewriter hand on the page in a chunk
+      // per text node (~40 writes for the demo page), and a browser that painted between two of
+      // them showed half a header that then shifted.
       text(t) {
         if (cap) cap.text(t.text);
       },

@@ -65,6 +65,9 @@ const CASES = [
   ['x', { html: '<noscript><p title="</noscript><img src=x onerror=alert(1)>"></noscript>' },
     false],
   ['x', { html: '<plaintext><script>alert(1)</script>' }],
+  // A slot inside the captured markup of another: its text and comment are captured once.
+  ['<div data-pz-slot="nested_in"><b>inner</b> text<!-- c --></div>' +
+    '<span data-pz-field="title">x</span>', { title: 'Outer' }],
 ];
 const slot = (i) => `s${i}`;
 
