@@ -595,6 +595,16 @@ function runSegments(N) {
     return { median: +median(xs).toFixed(2), range: [+Math.min(...xs).toFixed(2), +Math.max(...xs).toFixed(2)] };
   };
   const acrossOurs = (which, field) => median(rounds.map((r) => r[which][field]));
+  // Every peer's vs_<prefix><key> (and its _range) against ours' <key>_us.
+  const putRatios = (which, prefix, keys) => {
+    for (const peer of PEERS) {
+      for (const key of keys) {
+        const x = ratio(peer.key, which, `${key}_us`);
+        row.peers[peer.key][`vs_${prefix}${key}`] = x.median;
+        row.peers[peer.key][`vs_${prefix}${key}_range`] = x.range;
+      }
+    }
+  };
 
   if (oursError) {
     row.ours = null;
@@ -609,28 +619,13 @@ function runSegments(N) {
       identify_alone_us: +acrossOurs('ours', 'identify_alone_us').toFixed(3),
       events: rounds[0].ours.events,
     };
-    for (const peer of PEERS) {
-      const p = row.peers[peer.key];
-      for (const [key, field] of [['full_path', 'full_path_us'], ['ingest', 'ingest_us'],
-        ['all_rules', 'all_rules_us']]) {
-        const x = ratio(peer.key, 'ours', field);
-        p[`vs_${key}`] = x.median;
-        p[`vs_${key}_range`] = x.range;
-      }
-    }
+    putRatios('ours', '', ['full_path', 'ingest', 'all_rules']);
     if (speedCore) {
       row.ours_speed = {
         full_path_us: +acrossOurs('speed', 'full_path_us').toFixed(3),
         ingest_us: +acrossOurs('speed', 'ingest_us').toFixed(3),
       };
-      for (const peer of PEERS) {
-        const p = row.peers[peer.key];
-        for (const [key, field] of [['full_path', 'full_path_us'], ['ingest', 'ingest_us']]) {
-          const x = ratio(peer.key, 'speed', field);
-          p[`vs_speed_${key}`] = x.median;
-          p[`vs_speed_${key}_range`] = x.range;
-        }
-      }
+      putRatios('speed', 'speed_', ['full_path', 'ingest']);
     }
   }
   row.checked_events = wanted.length;

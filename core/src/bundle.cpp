@@ -16,12 +16,6 @@ int Bundle::metric_index(std::string_view id) const {
   }
   return -1;
 }
-int Bundle::segment_index(std::string_view id) const {
-  for (size_t i = 0; i < segments.size(); ++i) {
-    if (segments[i].id == id) return static_cast<int>(i);
-  }
-  return -1;
-}
 const Bundle::EventUse* Bundle::event_use(std::string_view type) const {
   size_t lo = 0, hi = event_uses.size();
   while (lo < hi) {  // binary search by type
@@ -235,11 +229,14 @@ class Compiler {
   // duplicate check and the references look ids up in O(log n), not O(n) (1000 segments: ~15 M
   // fewer instructions per load).
   std::vector<int> segment_order_;
-  int segment_position(std::string_view id) const {  // where id is or would go in segment_order_
+  // Where id is or would go in segment_order_: before the segments with that id, or (after)
+  // behind them.
+  int segment_position(std::string_view id, bool after = false) const {
     size_t lo = 0, hi = segment_order_.size();
     while (lo < hi) {
       const size_t mid = (lo + hi) / 2;
-      if (b_.segments[static_cast<size_t>(segment_order_[mid])].id < id) {
+      const std::string& at = b_.segments[static_cast<size_t>(segment_order_[mid])].id;
+      if (at < id || (after && at == id)) {
         lo = mid + 1;
       } else {
         hi = mid;
@@ -404,15 +401,10 @@ void Compiler::segments(const Value* v) {
         }
       }
     }
-    const int position = segment_position(def.id);  // after the equal ids: the first one wins
+    // Behind the segments with the same id: the first one wins.
+    segment_order_.insert(segment_order_.begin() + segment_position(def.id, true),
+                          static_cast<int>(b_.segments.size()));
     b_.segments.push_back(std::move(def));
-    size_t at = static_cast<size_t>(position);
-    while (at < segment_order_.size() &&
-           b_.segments[static_cast<size_t>(segment_order_[at])].id == b_.segments.back().id) {
-      ++at;
-    }
-    segment_order_.insert(segment_order_.begin() + static_cast<std::ptrdiff_t>(at),
-                          static_cast<int>(b_.segments.size() - 1));
   }
 }
 

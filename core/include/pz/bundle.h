@@ -186,7 +186,6 @@ struct Bundle {
   std::vector<int> segments_by_id;
 
   int metric_index(std::string_view id) const;
-  int segment_index(std::string_view id) const;
   int event_type_index(std::string_view type) const;
   const SlotDefault* slot_default(std::string_view slot) const;
   int action_index(std::string_view id) const;
